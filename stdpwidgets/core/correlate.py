@@ -1,0 +1,180 @@
+r"""Pre x post correlations through a layer: the shared kernel of every STDP update.
+
+For a layer whose forward pass is linear in its weight, :math:`y = f(x; W)`, the STDP terms are
+gradients of that forward pass with respect to :math:`W`:
+
+* potentiation :math:`\sum_b \partial/\partial W\,\langle s^{post}_b, f(x^{pre}_b; W)\rangle`
+  correlates the presynaptic *trace* with the postsynaptic *spikes*;
+* depression correlates the presynaptic *spikes* with the postsynaptic *trace*.
+
+For ``nn.Linear`` that gradient is one GEMM; for ``nn.ConvNd`` it is the convolution's
+weight-gradient, which handles any stride, padding, dilation and groups with the library's
+optimised kernels (no loop over kernel positions). A layer kind is one :class:`LayerKind` in
+:data:`LAYER_KINDS`; :func:`register_layer_kind` adds another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Sequence, Tuple, Type
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["LayerKind", "LAYER_KINDS", "register_layer_kind", "layer_kind_of"]
+
+Shape = Tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """How STDP sees one kind of layer.
+
+    Attributes
+    ----------
+    output_shape : callable(layer, pre_shape) -> shape
+        The post-spike shape that fits presynaptic spikes of ``pre_shape`` (batch first);
+        raises ``ValueError`` with the expected shape when ``pre_shape`` does not fit.
+    correlate : callable(layer, pre, post) -> Tensor
+        :math:`\\sum_{batch, positions}` post x pre, shaped like ``layer.weight``.
+    correlate_steps : callable(layer, pre, post) -> Tensor
+        The same for a leading time axis, one correlation per step: inputs
+        ``(T, batch, ...)``, result ``(T, *layer.weight.shape)``, computed as one batched call.
+    """
+
+    output_shape: Callable[[nn.Module, Shape], Shape]
+    correlate: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+    correlate_steps: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+LAYER_KINDS: Dict[Type[nn.Module], LayerKind] = {}
+
+
+def register_layer_kind(module_type: Type[nn.Module], kind: LayerKind) -> None:
+    """Teach STDP a new layer type (subclasses of ``module_type`` are covered too)."""
+    LAYER_KINDS[module_type] = kind
+
+
+def layer_kind_of(layer: nn.Module) -> LayerKind:
+    """Return the :class:`LayerKind` for ``layer``; ``TypeError`` listing the supported types."""
+    for cls in type(layer).__mro__:
+        if cls in LAYER_KINDS:
+            return LAYER_KINDS[cls]
+    supported = ", ".join(f"nn.{t.__name__}" for t in LAYER_KINDS)
+    raise TypeError(
+        f"STDP does not support layers of type {type(layer).__name__}; supported: {supported} "
+        "(and their subclasses). Register another with stdpwidgets.core.correlate.register_layer_kind."
+    )
+
+
+# ----------------------------------------------------------------------------- nn.Linear
+
+
+def _linear_output_shape(layer: nn.Linear, pre_shape: Shape) -> Shape:
+    if len(pre_shape) < 2 or pre_shape[-1] != layer.in_features:
+        raise ValueError(
+            f"presynaptic spikes for {layer} must be shaped (batch, ..., {layer.in_features}), "
+            f"got {tuple(pre_shape)}"
+        )
+    return tuple(pre_shape[:-1]) + (layer.out_features,)
+
+
+def _linear_correlate(layer: nn.Linear, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+    return post.reshape(-1, layer.out_features).t() @ pre.reshape(-1, layer.in_features)
+
+
+def _linear_correlate_steps(layer: nn.Linear, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+    steps = pre.shape[0]
+    post_t = post.reshape(steps, -1, layer.out_features).transpose(1, 2)
+    return torch.bmm(post_t, pre.reshape(steps, -1, layer.in_features))
+
+
+register_layer_kind(
+    nn.Linear, LayerKind(_linear_output_shape, _linear_correlate, _linear_correlate_steps)
+)
+
+# ----------------------------------------------------------------------------- nn.ConvNd
+
+_WEIGHT_GRADIENTS = {
+    1: torch.nn.grad.conv1d_weight,
+    2: torch.nn.grad.conv2d_weight,
+    3: torch.nn.grad.conv3d_weight,
+}
+
+
+def _conv_pads(layer: nn.modules.conv._ConvNd) -> List[Tuple[int, int]]:
+    """(left, right) input padding per spatial dimension, as the layer's forward applies it."""
+    n = len(layer.kernel_size)
+    if layer.padding == "valid":
+        return [(0, 0)] * n
+    if layer.padding == "same":
+        pads = []
+        for k, d in zip(layer.kernel_size, layer.dilation):
+            total = d * (k - 1)
+            pads.append((total // 2, total - total // 2))  # extra padding goes right, as in ATen
+        return pads
+    return [(p, p) for p in layer.padding]
+
+
+def _conv_output_shape(layer: nn.modules.conv._ConvNd, pre_shape: Shape) -> Shape:
+    n = len(layer.kernel_size)
+    expected = f"(batch, {layer.in_channels}, " + ", ".join(["L"] * n) + ")"
+    if len(pre_shape) != n + 2 or pre_shape[1] != layer.in_channels:
+        raise ValueError(
+            f"presynaptic spikes for {type(layer).__name__}({layer.extra_repr()}) must be shaped "
+            f"{expected} with a batch axis, got {tuple(pre_shape)}"
+        )
+    out = []
+    for size, (left, right), k, d, s in zip(
+        pre_shape[2:], _conv_pads(layer), layer.kernel_size, layer.dilation, layer.stride
+    ):
+        span = size + left + right - d * (k - 1)
+        if span < 1:
+            raise ValueError(
+                f"presynaptic spikes of spatial size {tuple(pre_shape[2:])} are smaller than the "
+                f"dilated kernel of {type(layer).__name__}({layer.extra_repr()})"
+            )
+        out.append((span - 1) // s + 1)
+    return (pre_shape[0], layer.out_channels, *out)
+
+
+def _pad_pre(layer: nn.modules.conv._ConvNd, pre: torch.Tensor) -> Tuple[torch.Tensor, Sequence[int]]:
+    """Pad presynaptic activity as the forward pass would; return it and the padding left to the conv."""
+    pads = _conv_pads(layer)
+    symmetric = all(left == right for left, right in pads)
+    if layer.padding_mode == "zeros" and symmetric:
+        return pre, [left for left, _ in pads]  # the weight-gradient kernel pads with zeros itself
+    flat = [p for left_right in reversed(pads) for p in left_right]
+    mode = "constant" if layer.padding_mode == "zeros" else layer.padding_mode
+    return F.pad(pre, flat, mode=mode), [0] * len(pads)
+
+
+def _conv_correlate(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+    pre, padding = _pad_pre(layer, pre)
+    weight_gradient = _WEIGHT_GRADIENTS[len(layer.kernel_size)]
+    return weight_gradient(
+        pre, layer.weight.shape, post, layer.stride, padding, layer.dilation, layer.groups
+    )
+
+
+def _conv_correlate_steps(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+    # Fold time into channel groups: step t's channels form groups t*g .. t*g+g-1, so one
+    # grouped weight-gradient returns every step's correlation side by side.
+    steps, batch = pre.shape[:2]
+    spatial_pre, spatial_post = pre.shape[3:], post.shape[3:]
+    pre_b = pre.transpose(0, 1).reshape(batch, steps * layer.in_channels, *spatial_pre)
+    post_b = post.transpose(0, 1).reshape(batch, steps * layer.out_channels, *spatial_post)
+    pre_b, padding = _pad_pre(layer, pre_b)
+    weight_shape = (steps * layer.out_channels, *layer.weight.shape[1:])
+    weight_gradient = _WEIGHT_GRADIENTS[len(layer.kernel_size)]
+    grad = weight_gradient(
+        pre_b, weight_shape, post_b, layer.stride, padding, layer.dilation, layer.groups * steps
+    )
+    return grad.reshape(steps, *layer.weight.shape)
+
+
+for _conv_type in (nn.Conv1d, nn.Conv2d, nn.Conv3d):
+    register_layer_kind(
+        _conv_type, LayerKind(_conv_output_shape, _conv_correlate, _conv_correlate_steps)
+    )

@@ -1,0 +1,454 @@
+"""STDPLearner: binds an :class:`~stdpwidgets.core.rule.STDPRule` to one layer's weight."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, NamedTuple, Optional, Tuple
+
+import torch
+from torch import nn
+
+from .correlate import LayerKind, layer_kind_of
+from .rule import STDPRule
+from .traces import add_spikes, decay_factor, trace_sequence
+
+__all__ = ["STDPLearner", "STDPHistory", "REDUCTIONS", "UPDATES"]
+
+REDUCTIONS = ("sum", "mean")
+UPDATES = ("in-place", "grad")
+
+# Upper bound on elements held at once per time chunk of ``run`` (traces and correlations).
+_CHUNK_ELEMENTS = 2**24
+
+
+class STDPHistory(NamedTuple):
+    """What :meth:`STDPLearner.run` recorded with ``record=True``.
+
+    Attributes
+    ----------
+    dw : Tensor
+        Total weight change of the run, shaped like the weight.
+    weights : Tensor
+        Weight after each step, ``(T, *weight.shape)``.
+    pre_traces, post_traces : Tensor
+        Traces after each step (spikes included), ``(T, batch, ...)``.
+    """
+
+    dw: torch.Tensor
+    weights: torch.Tensor
+    pre_traces: torch.Tensor
+    post_traces: torch.Tensor
+
+
+class STDPLearner:
+    r"""Trace-based STDP on the weight of an ``nn.Linear`` or ``nn.Conv{1,2,3}d`` layer.
+
+    Each call of :meth:`step` advances time by ``dt`` ms:
+
+    1. both traces decay (``exp(-dt/tau)``, or ``1 - dt/tau`` with ``decay="euler"``);
+    2. depression for this step's presynaptic spikes reads the postsynaptic trace from before
+       this step's postsynaptic spikes, and potentiation for this step's postsynaptic spikes
+       reads the presynaptic trace from before this step's presynaptic spikes, so a pre and a
+       post spike in the same step make no pair (the continuous-time limit);
+    3. this step's spikes enter the traces (added, or reset to 1 for ``pairing="nearest"``).
+
+    With ``traces_first=True`` step 3 comes before step 2 (the convention of SpikingJelly and
+    BindsNET): a same-step pair then counts both ways, ``a_plus - a_minus``.
+
+    The update is ``dw = F+(w) * C(x_pre, s_post) - F-(w) * C(s_pre, y_post)`` where ``C`` is
+    the layer's correlation (a GEMM for Linear, the convolution weight-gradient for ConvNd),
+    summed (or averaged, ``reduction="mean"``) over the batch.
+
+    Parameters
+    ----------
+    layer : nn.Linear or nn.Conv1d / nn.Conv2d / nn.Conv3d
+        The layer whose ``weight`` learns; its bias is left alone. Device and dtype of all
+        state follow ``layer.weight``.
+    rule : STDPRule
+        Time constants, amplitudes, pairing, weight dependence and bounds.
+    dt : float
+        Time step in ms (> 0).
+    decay : {"exact", "euler"}
+        Trace decay per step.
+    traces_first : bool
+        Let this step's spikes enter the traces before they are read (see above).
+    reduction : {"sum", "mean"}
+        How updates of the batch elements combine.
+    update : {"in-place", "grad"}
+        ``"in-place"`` changes ``layer.weight`` and clips it to the rule's bounds.
+        ``"grad"`` leaves the weight alone and accumulates ``-dw`` into ``layer.weight.grad``
+        (``dw`` being the change the in-place mode would make from the current weight), so
+        ``torch.optim.SGD(lr=1)`` applies the same step and any optimizer can be used.
+
+    Examples
+    --------
+    >>> layer = torch.nn.Linear(100, 10, bias=False)
+    >>> rule = STDPRule(tau_pre=20.0, tau_post=20.0, a_plus=0.01, a_minus=0.0105,
+    ...                 w_min=0.0, w_max=1.0)
+    >>> learner = STDPLearner(layer, rule, dt=1.0)
+    >>> pre = torch.rand(8, 100) < 0.02; post = torch.rand(8, 10) < 0.02
+    >>> dw = learner.step(pre, post)
+    """
+
+    def __init__(
+        self,
+        layer: nn.Module,
+        rule: STDPRule,
+        dt: float = 1.0,
+        *,
+        decay: str = "exact",
+        traces_first: bool = False,
+        reduction: str = "sum",
+        update: str = "in-place",
+    ) -> None:
+        if not isinstance(rule, STDPRule):
+            raise TypeError(f"rule must be an STDPRule, got {type(rule).__name__}")
+        self._kind: LayerKind = layer_kind_of(layer)
+        weight = getattr(layer, "weight", None)
+        if not isinstance(weight, torch.Tensor) or isinstance(weight, nn.parameter.UninitializedParameter):
+            raise ValueError(
+                f"{type(layer).__name__} has no initialised weight; run one forward pass on a "
+                "lazy layer before attaching STDP"
+            )
+        if not weight.is_floating_point():
+            raise TypeError(f"STDP needs a floating-point weight, got {weight.dtype}")
+        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
+            raise ValueError(f"dt must be a positive, finite time step in ms, got {dt!r}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"unknown reduction {reduction!r}; use one of {', '.join(map(repr, REDUCTIONS))}")
+        if update not in UPDATES:
+            raise ValueError(f"unknown update {update!r}; use one of {', '.join(map(repr, UPDATES))}")
+        if not isinstance(traces_first, bool):
+            raise TypeError(f"traces_first must be True or False, got {traces_first!r}")
+        self.layer = layer
+        self.rule = rule
+        self.dt = float(dt)
+        self.decay = decay
+        self.traces_first = traces_first
+        self.reduction = reduction
+        self.update = update
+        self._pre_factor = decay_factor(rule.tau_pre, self.dt, decay)
+        self._post_factor = decay_factor(rule.tau_post, self.dt, decay)
+        self._pre_trace: Optional[torch.Tensor] = None
+        self._post_trace: Optional[torch.Tensor] = None
+        self.steps = 0
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def pre_trace(self) -> Optional[torch.Tensor]:
+        """Presynaptic trace after the last step, shaped like the pre spikes (None before any step)."""
+        return self._pre_trace
+
+    @property
+    def post_trace(self) -> Optional[torch.Tensor]:
+        """Postsynaptic trace after the last step, shaped like the post spikes (None before any step)."""
+        return self._post_trace
+
+    @property
+    def time(self) -> float:
+        """Simulated time since construction or :meth:`reset`, in ms."""
+        return self.steps * self.dt
+
+    def reset(self) -> None:
+        """Forget both traces and the step count (the weight is left as it is)."""
+        self._pre_trace = None
+        self._post_trace = None
+        self.steps = 0
+
+    def _config(self) -> Dict[str, Any]:
+        return {
+            "dt": self.dt,
+            "decay": self.decay,
+            "traces_first": self.traces_first,
+            "reduction": self.reduction,
+            "update": self.update,
+            "rule": self.rule.to_dict(),
+        }
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Traces, step count and configuration, for ``torch.save`` beside the layer's own state."""
+        clone = lambda t: None if t is None else t.detach().clone()  # noqa: E731
+        return {
+            "pre_trace": clone(self._pre_trace),
+            "post_trace": clone(self._post_trace),
+            "steps": self.steps,
+            "config": self._config(),
+        }
+
+    def load_state_dict(self, state: Dict[str, Any], strict: bool = True) -> None:
+        """Restore traces and step count saved by :meth:`state_dict`.
+
+        Parameters
+        ----------
+        state : dict
+            From :meth:`state_dict`.
+        strict : bool
+            When True, a checkpoint made with another configuration (rule, dt, decay, ...)
+            raises ``ValueError`` instead of being loaded.
+        """
+        missing = {"pre_trace", "post_trace", "steps", "config"} - set(state)
+        if missing:
+            raise ValueError(f"not an STDPLearner state_dict: missing {sorted(missing)}")
+        if strict and state["config"] != self._config():
+            diff = {k: (v, self._config().get(k)) for k, v in state["config"].items() if self._config().get(k) != v}
+            raise ValueError(
+                "checkpoint was made with another configuration (saved, current): "
+                f"{diff}; build the learner with the same settings or pass strict=False"
+            )
+        pre, post = state["pre_trace"], state["post_trace"]
+        if (pre is None) != (post is None):
+            raise ValueError("state_dict has only one of the two traces")
+        weight = self.layer.weight
+        if pre is not None:
+            expected = self._kind.output_shape(self.layer, tuple(pre.shape))
+            if tuple(post.shape) != tuple(expected):
+                raise ValueError(
+                    f"saved post trace {tuple(post.shape)} does not fit saved pre trace "
+                    f"{tuple(pre.shape)} for this layer (expected {tuple(expected)})"
+                )
+            pre = pre.to(device=weight.device, dtype=weight.dtype).clone()
+            post = post.to(device=weight.device, dtype=weight.dtype).clone()
+        self._pre_trace, self._post_trace = pre, post
+        self.steps = int(state["steps"])
+
+    def __repr__(self) -> str:
+        return (
+            f"STDPLearner({type(self.layer).__name__}, {self.rule}, dt={self.dt}, decay={self.decay!r}, "
+            f"traces_first={self.traces_first}, reduction={self.reduction!r}, update={self.update!r})"
+        )
+
+    # ------------------------------------------------------------------ checks
+
+    def _check_spikes(self, pre: Any, post: Any, time_axis: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Validate spikes against the layer and the current traces; nothing is changed."""
+        weight = self.layer.weight
+        lead = "(time, batch, " if time_axis else "(batch, "
+        for name, spikes in (("pre", pre), ("post", post)):
+            if not isinstance(spikes, torch.Tensor):
+                raise TypeError(f"{name} spikes must be a torch.Tensor, got {type(spikes).__name__}")
+            if spikes.device != weight.device:
+                raise ValueError(
+                    f"{name} spikes are on {spikes.device} but the layer's weight is on "
+                    f"{weight.device}; move them with .to({str(weight.device)!r})"
+                )
+            if spikes.dtype not in (torch.bool, weight.dtype):
+                raise TypeError(
+                    f"{name} spikes have dtype {spikes.dtype}; use torch.bool or the weight's dtype "
+                    f"{weight.dtype} (e.g. spikes.to({weight.dtype}))"
+                )
+        if time_axis and (pre.dim() < 1 or post.dim() < 1 or pre.shape[0] != post.shape[0]):
+            raise ValueError(
+                f"pre and post sequences need the same leading time axis, got {tuple(pre.shape)} "
+                f"and {tuple(post.shape)}"
+            )
+        pre_shape = tuple(pre.shape[1:]) if time_axis else tuple(pre.shape)
+        post_shape = tuple(post.shape[1:]) if time_axis else tuple(post.shape)
+        try:
+            expected = tuple(self._kind.output_shape(self.layer, pre_shape))
+        except ValueError as err:
+            raise ValueError(f"{err} (spikes are shaped {lead}...))") from None
+        if post_shape != expected:
+            raise ValueError(
+                f"post spikes shaped {post_shape} do not fit pre spikes shaped {pre_shape} for "
+                f"{self.layer}: expected post shape {expected}"
+                + (" after the leading time axis" if time_axis else "")
+            )
+        if self._pre_trace is not None and tuple(self._pre_trace.shape) != pre_shape:
+            raise ValueError(
+                f"pre spikes shaped {pre_shape} differ from the traces' shape "
+                f"{tuple(self._pre_trace.shape)} (batch or input size changed); call reset() first"
+            )
+        for name, spikes in (("pre", pre), ("post", post)):
+            if spikes.dtype != torch.bool:
+                if not bool(torch.isfinite(spikes).all()):
+                    raise ValueError(f"{name} spikes contain NaN or infinite values")
+                if bool((spikes < 0).any()):
+                    raise ValueError(f"{name} spikes contain negative values; spikes are counts >= 0")
+        return pre, post
+
+    # ------------------------------------------------------------------ learning
+
+    def _bounded_change(self, w: torch.Tensor, dw: torch.Tensor) -> torch.Tensor:
+        """The change that moving ``w`` by ``dw`` and clipping to the bounds makes."""
+        if not self.rule.bounded:
+            return dw
+        return self.rule.clip(w + dw) - w
+
+    def _apply(self, dw: torch.Tensor) -> None:
+        weight = self.layer.weight
+        if self.update == "grad":
+            if weight.grad is None:
+                weight.grad = -dw
+            else:
+                weight.grad.sub_(dw)
+        else:
+            weight.add_(dw)
+            if self.rule.bounded:  # removes the rounding of w + (clip(w + dw) - w)
+                weight.clamp_(self.rule.w_min, self.rule.w_max)
+
+    def _initial_traces(self, pre_shape, post_shape) -> Tuple[torch.Tensor, torch.Tensor]:
+        weight = self.layer.weight
+        if self._pre_trace is None:
+            zeros = lambda shape: torch.zeros(shape, dtype=weight.dtype, device=weight.device)  # noqa: E731
+            return zeros(pre_shape), zeros(post_shape)
+        return self._pre_trace, self._post_trace
+
+    def step(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+        """Advance one time step of ``dt`` ms and update the weight.
+
+        Parameters
+        ----------
+        pre : Tensor
+            Presynaptic spikes of this step, ``(batch, *layer input)``, bool or counts in the
+            weight's dtype.
+        post : Tensor
+            Postsynaptic spikes of this step, ``(batch, *layer output)``.
+
+        Returns
+        -------
+        Tensor
+            The step's weight change ``dw`` (weight units), shaped like ``layer.weight``:
+            applied to the weight (in-place mode, bounds included) or subtracted from its
+            ``.grad`` (grad mode).
+
+        Raises
+        ------
+        TypeError, ValueError
+            For spikes of the wrong type, dtype, device or shape, or with NaN/inf/negative
+            values. Weight and traces are left untouched.
+        """
+        pre, post = self._check_spikes(pre, post, time_axis=False)
+        with torch.no_grad():
+            weight = self.layer.weight
+            x, y = self._initial_traces(pre.shape, post.shape)
+            pre_f, post_f = pre.to(weight.dtype), post.to(weight.dtype)
+            x = x * self._pre_factor
+            y = y * self._post_factor
+            x_next = add_spikes(x, pre_f, self.rule.pairing)
+            y_next = add_spikes(y, post_f, self.rule.pairing)
+            x_read, y_read = (x_next, y_next) if self.traces_first else (x, y)
+            potentiation = self._kind.correlate(self.layer, x_read, post_f)
+            depression = self._kind.correlate(self.layer, pre_f, y_read)
+            if self.reduction == "mean":
+                potentiation = potentiation / pre.shape[0]
+                depression = depression / pre.shape[0]
+            f_plus, f_minus = self.rule.amplitudes(weight)
+            dw = self._bounded_change(weight, f_plus * potentiation - f_minus * depression)
+            self._apply(dw)
+            self._pre_trace, self._post_trace = x_next, y_next
+            self.steps += 1
+        return dw
+
+    def run(self, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool = False):
+        """Advance ``T`` steps at once; equivalent to ``T`` calls of :meth:`step`, but faster.
+
+        Traces come from a vectorised recurrence, correlations of all steps that have spikes
+        from one batched call per time chunk, and steps without spikes cost nothing.
+
+        Parameters
+        ----------
+        pre_seq : Tensor
+            Presynaptic spikes ``(T, batch, *layer input)``.
+        post_seq : Tensor
+            Postsynaptic spikes ``(T, batch, *layer output)``.
+        record : bool
+            Also return the weight and both traces after every step.
+
+        Returns
+        -------
+        Tensor or STDPHistory
+            The total weight change of the run (shaped like the weight), or with
+            ``record=True`` an :class:`STDPHistory`.
+        """
+        pre_seq, post_seq = self._check_spikes(pre_seq, post_seq, time_axis=True)
+        weight = self.layer.weight
+        steps = pre_seq.shape[0]
+        with torch.no_grad():
+            x0, y0 = self._initial_traces(pre_seq.shape[1:], post_seq.shape[1:])
+            per_step = pre_seq[0].numel() + post_seq[0].numel() + weight.numel()
+            chunk = max(1, _CHUNK_ELEMENTS // per_step)
+            w = weight.detach().clone()
+            total = torch.zeros_like(w)
+            history = [] if record else None
+            for start in range(0, steps, chunk):
+                pre = pre_seq[start : start + chunk]
+                post = post_seq[start : start + chunk]
+                x_after = trace_sequence(pre, x0, self._pre_factor, self.rule.pairing)
+                y_after = trace_sequence(post, y0, self._post_factor, self.rule.pairing)
+                w, change, chunk_weights = self._learn_chunk(w, pre, post, x0, y0, x_after, y_after, record)
+                total += change
+                if record:
+                    history.append((chunk_weights, x_after, y_after))
+                x0, y0 = x_after[-1], y_after[-1]
+            if steps:
+                if self.update == "grad":
+                    self._apply(total)
+                else:
+                    weight.copy_(w)
+                self._pre_trace, self._post_trace = x0.clone(), y0.clone()
+                self.steps += steps
+        if not record:
+            return total
+        if steps == 0:
+            empty = lambda t: t.new_zeros((0, *t.shape))  # noqa: E731
+            return STDPHistory(total, empty(weight), empty(x0), empty(y0))
+        return STDPHistory(total, *(torch.cat(parts) for parts in zip(*history)))
+
+    def _learn_chunk(self, w, pre, post, x0, y0, x_after, y_after, record):
+        """Weight updates of one time chunk; returns (new w, total change, weights per step)."""
+        dtype = w.dtype
+        if self.traces_first:
+            x_read, y_read = x_after, y_after
+        else:  # the trace each step reads: the previous step's, decayed
+            x_read = torch.cat([x0.unsqueeze(0), x_after[:-1]]) * self._pre_factor
+            y_read = torch.cat([y0.unsqueeze(0), y_after[:-1]]) * self._post_factor
+        steps = pre.shape[0]
+        post_steps = post.reshape(steps, -1).any(dim=1).nonzero().flatten()
+        pre_steps = pre.reshape(steps, -1).any(dim=1).nonzero().flatten()
+        scale = 1.0 / pre.shape[1] if self.reduction == "mean" else 1.0
+        fixed_amplitudes = self.update == "grad" or self.rule.weight_independent
+        if fixed_amplitudes and not self.rule.bounded and not record:
+            # F(w) is the same at every step and nothing clips: sum all steps in one call.
+            fold = lambda t, idx: t[idx].reshape(-1, *t.shape[2:]).to(dtype)  # noqa: E731
+            f_plus, f_minus = self.rule.amplitudes(w)
+            potentiation = self._kind.correlate(self.layer, fold(x_read, post_steps), fold(post, post_steps))
+            depression = self._kind.correlate(self.layer, fold(pre, pre_steps), fold(y_read, pre_steps))
+            change = scale * (f_plus * potentiation - f_minus * depression)
+            change = change.expand_as(w).clone()
+            return (w if self.update == "grad" else w + change), change, None
+        potentiation = self._kind.correlate_steps(
+            self.layer, x_read[post_steps], post[post_steps].to(dtype)
+        ) * scale
+        depression = self._kind.correlate_steps(
+            self.layer, pre[pre_steps].to(dtype), y_read[pre_steps]
+        ) * scale
+        plus_at = {t: i for i, t in enumerate(post_steps.tolist())}
+        minus_at = {t: i for i, t in enumerate(pre_steps.tolist())}
+        active = sorted(plus_at.keys() | minus_at.keys())
+        start_w = w
+        change = torch.zeros_like(w)
+        after_active = []
+        for t in active:
+            f_plus, f_minus = self.rule.amplitudes(w)
+            dw = torch.zeros_like(w)
+            if t in plus_at:
+                dw = dw + f_plus * potentiation[plus_at[t]]
+            if t in minus_at:
+                dw = dw - f_minus * depression[minus_at[t]]
+            dw = self._bounded_change(w, dw)
+            change += dw
+            if self.update == "in-place":
+                w = self.rule.clip(w + dw)
+            if record:
+                after_active.append(w)
+        weights = None
+        if record:
+            # the weight at step t is the one after the last active step <= t
+            index = torch.full((steps,), -1, dtype=torch.long)
+            if active:
+                index[torch.tensor(active)] = torch.arange(len(active))
+            index = index.cummax(dim=0).values
+            table = torch.stack([start_w] + after_active)
+            weights = table[(index + 1).to(table.device)]
+        return w, change, weights
