@@ -1,0 +1,291 @@
+r"""Pairing protocols: n pre/post pairs at lag :math:`\Delta t` repeated at frequency f.
+
+The classic plasticity experiment (Bi & Poo 1998; Sjöström, Turrigiano & Nelson 2001): the
+presynaptic neuron fires at ``start + k / f`` (k = 0 .. n-1) and the postsynaptic neuron fires
+:math:`\Delta t = t_{post} - t_{pre}` later (earlier when negative). The weight change is
+computed with :class:`~stdpwidgets.core.STDPLearner` on a 1x1 ``nn.Linear``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from ..core import STDPLearner, STDPRule
+from ._checks import check_bool, check_count, check_positive, check_real
+
+__all__ = [
+    "PairingCurve",
+    "pairing_spike_steps",
+    "pairing_protocol",
+    "pairing_weight_change",
+    "pairing_sweep",
+]
+
+# Lags and periods within this fraction of a step of the grid count as on the grid.
+_GRID_TOLERANCE = 1e-6
+
+
+class PairingCurve(NamedTuple):
+    """Result of :func:`pairing_sweep`.
+
+    Attributes
+    ----------
+    delta_t_ms : Tensor
+        Lags swept, ``(n_lags,)``, ms.
+    frequency_hz : Tensor
+        Frequencies swept, ``(n_frequencies,)``, Hz.
+    weight_change : Tensor
+        ``(n_lags, n_frequencies)`` float64: the value :func:`pairing_weight_change` returns for
+        each combination.
+    """
+
+    delta_t_ms: torch.Tensor
+    frequency_hz: torch.Tensor
+    weight_change: torch.Tensor
+
+
+def _lag_steps(delta_t_ms: float, dt: float) -> int:
+    steps = delta_t_ms / dt
+    if abs(steps - round(steps)) > _GRID_TOLERANCE * max(1.0, abs(steps)):
+        raise ValueError(
+            f"delta_t_ms = {delta_t_ms} ms is not a multiple of dt = {dt} ms; choose a dt that "
+            "divides the lag (the lag must be exact on the grid)"
+        )
+    return int(round(steps))
+
+
+def pairing_spike_steps(
+    n_pairs: int,
+    delta_t_ms: float,
+    frequency_hz: float,
+    dt: float = 0.1,
+    *,
+    start_ms: Optional[float] = None,
+) -> Tuple[torch.Tensor, torch.Tensor, int]:
+    """Step indices of the protocol's spikes (the sparse form of :func:`pairing_protocol`).
+
+    Returns
+    -------
+    (Tensor, Tensor, int)
+        Pre and post step indices (long, ``(n_pairs,)``) and the number of steps the
+        protocol needs (last spike included). Times are ``index * dt`` ms.
+    """
+    n_pairs = check_count("n_pairs", n_pairs, minimum=1)
+    delta_t_ms = check_real("delta_t_ms", delta_t_ms)
+    if not math.isfinite(delta_t_ms):
+        raise ValueError(f"delta_t_ms must be finite, got {delta_t_ms}")
+    frequency_hz = check_positive("frequency_hz", frequency_hz, "Hz")
+    dt = check_positive("dt", dt, "ms")
+    lag = _lag_steps(delta_t_ms, dt)
+    period = int(round(1000.0 / frequency_hz / dt))
+    if n_pairs > 1 and period < 1:
+        raise ValueError(f"frequency_hz = {frequency_hz} Hz leaves less than one step of dt = {dt} ms between pairs")
+    if n_pairs > 1 and abs(lag) >= period:
+        raise ValueError(
+            f"|delta_t_ms| = {abs(delta_t_ms)} ms is not shorter than the pairing period "
+            f"{1000.0 / frequency_hz:g} ms: the pairs would overlap; lower frequency_hz or |delta_t_ms|"
+        )
+    if start_ms is None:
+        start = max(0, -lag)
+    else:
+        start_ms = check_positive("start_ms", start_ms, "ms", allow_zero=True)
+        start = int(round(start_ms / dt))
+        if start + lag < 0:
+            raise ValueError(
+                f"start_ms = {start_ms} ms puts the first post spike before time 0 (delta_t_ms = "
+                f"{delta_t_ms}); use start_ms >= {-delta_t_ms}"
+            )
+    pre = start + period * torch.arange(n_pairs)
+    post = pre + lag
+    steps = int(max(pre[-1], post[-1])) + 1
+    return pre, post, steps
+
+
+def pairing_protocol(
+    n_pairs: int,
+    delta_t_ms: float,
+    frequency_hz: float,
+    dt: float = 0.1,
+    *,
+    start_ms: Optional[float] = None,
+    tail_ms: float = 0.0,
+    device: Union[str, torch.device] = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    r"""Pre and post spike trains of a pairing protocol.
+
+    Pre spikes at ``start_ms + k * 1000 / frequency_hz`` ms (k = 0 .. n_pairs-1), each post
+    spike ``delta_t_ms`` after its pre spike (before it when negative).
+
+    Parameters
+    ----------
+    n_pairs : int
+        Number of pairings (>= 1).
+    delta_t_ms : float
+        :math:`\Delta t = t_{post} - t_{pre}` in ms; must be a multiple of ``dt``.
+    frequency_hz : float
+        Pairing frequency in Hz (> 0); the period is rounded to the nearest step.
+    dt : float
+        Time step in ms (default 0.1).
+    start_ms : float, optional
+        Time of the first pre spike; default: 0, or ``-delta_t_ms`` when that is later, so
+        the first post spike is at time 0.
+    tail_ms : float
+        Extra silent time after the last spike.
+    device, dtype
+        Of the trains.
+
+    Returns
+    -------
+    (Tensor, Tensor)
+        ``pre`` and ``post`` trains shaped ``(steps,)``; step i is time ``i * dt`` ms.
+
+    Examples
+    --------
+    >>> pre, post = pairing_protocol(60, 10.0, 1.0)      # 60 pairs, post 10 ms after pre, 1 Hz
+    """
+    pre_steps, post_steps, steps = pairing_spike_steps(
+        n_pairs, delta_t_ms, frequency_hz, dt, start_ms=start_ms
+    )
+    tail_ms = check_positive("tail_ms", tail_ms, "ms", allow_zero=True)
+    steps += int(round(tail_ms / dt))
+    if dtype != torch.bool and not dtype.is_floating_point:
+        raise TypeError(f"dtype must be torch.bool or a floating dtype, got {dtype}")
+    pre = torch.zeros(steps, dtype=dtype, device=device)
+    post = torch.zeros(steps, dtype=dtype, device=device)
+    pre[pre_steps.to(device)] = 1
+    post[post_steps.to(device)] = 1
+    return pre, post
+
+
+def _default_w0(rule: STDPRule) -> float:
+    if math.isfinite(rule.w_min) and math.isfinite(rule.w_max):
+        return 0.5 * (rule.w_min + rule.w_max)
+    return min(max(1.0, rule.w_min), rule.w_max)
+
+
+def pairing_weight_change(
+    rule: STDPRule,
+    delta_t_ms: float,
+    frequency_hz: float,
+    n_pairs: int = 60,
+    dt: float = 0.1,
+    w0: Optional[float] = None,
+    device: Union[str, torch.device] = "cpu",
+    *,
+    relative: bool = False,
+    coarsen: bool = True,
+    **learner_kwargs,
+) -> float:
+    r"""Weight change after a pairing protocol, computed by :class:`STDPLearner` on a 1x1 ``nn.Linear``.
+
+    Parameters
+    ----------
+    rule : STDPRule
+        The plasticity rule.
+    delta_t_ms : float
+        :math:`\Delta t = t_{post} - t_{pre}` in ms (a multiple of ``dt``).
+    frequency_hz : float
+        Pairing frequency in Hz.
+    n_pairs : int
+        Number of pairings (default 60).
+    dt : float
+        Grid on which the protocol is defined, ms (default 0.1).
+    w0 : float, optional
+        Initial weight; default: the middle of the rule's bounds when both are finite, else
+        1 (clipped to the bounds).
+    device : str or torch.device
+        Where the learner runs.
+    relative : bool
+        Return ``(w_end - w0) / w0`` instead of the absolute change ``w_end - w0``.
+    coarsen : bool
+        With exact trace decay (the default) traces are exact at any grid that holds every
+        spike, so the protocol runs on the coarsest such grid (the gcd of lag, period and start
+        in steps): 60 pairs at 0.1 Hz with :math:`\Delta t = 10` ms take 60 000 steps instead of
+        6 000 000, with the same result. Ignored (no coarsening) for ``decay="euler"``.
+    **learner_kwargs
+        Passed to :class:`STDPLearner` (``decay``, ``traces_first``, ...).
+
+    Returns
+    -------
+    float
+        The absolute weight change ``w_end - w0`` (weight units), or the relative one.
+    """
+    if not isinstance(rule, STDPRule):
+        raise TypeError(f"rule must be an STDPRule, got {type(rule).__name__}")
+    relative = check_bool("relative", relative)
+    coarsen = check_bool("coarsen", coarsen)
+    w0 = _default_w0(rule) if w0 is None else check_real("w0", w0)
+    if not (rule.w_min <= w0 <= rule.w_max):
+        raise ValueError(f"w0 = {w0} lies outside the rule's bounds [{rule.w_min}, {rule.w_max}]")
+    if relative and w0 == 0:
+        raise ValueError("relative=True needs w0 != 0")
+    for key in ("dt", "update"):
+        if key in learner_kwargs:
+            raise TypeError(f"pairing_weight_change sets {key!r} itself; do not pass it to the learner")
+    pre_steps, post_steps, steps = pairing_spike_steps(n_pairs, delta_t_ms, frequency_hz, dt)
+    dt = float(dt)
+    factor = 1
+    if coarsen and learner_kwargs.get("decay", "exact") == "exact":
+        factor = math.gcd(*(int(s) for s in torch.cat([pre_steps, post_steps]).tolist()), 0)
+        factor = max(factor, 1)
+    pre_index, post_index = pre_steps // factor, post_steps // factor
+    sim_steps = (steps - 1) // factor + 1
+    layer = nn.Linear(1, 1, bias=False).to(device=device, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.fill_(w0)
+    learner = STDPLearner(layer, rule, dt=dt * factor, **learner_kwargs)
+    pre = torch.zeros(sim_steps, 1, 1, dtype=torch.float64, device=device)
+    post = torch.zeros_like(pre)
+    pre[pre_index.to(device), 0, 0] = 1.0
+    post[post_index.to(device), 0, 0] = 1.0
+    learner.run(pre, post)
+    change = float(layer.weight.detach().reshape(())) - w0
+    return change / w0 if relative else change
+
+
+def pairing_sweep(
+    rule: STDPRule,
+    delta_t_ms: Union[float, Sequence[float], torch.Tensor],
+    frequency_hz: Union[float, Sequence[float], torch.Tensor],
+    n_pairs: int = 60,
+    dt: float = 0.1,
+    w0: Optional[float] = None,
+    device: Union[str, torch.device] = "cpu",
+    **kwargs,
+) -> PairingCurve:
+    """:func:`pairing_weight_change` over every combination of lags and frequencies.
+
+    Parameters
+    ----------
+    rule : STDPRule
+    delta_t_ms : float or sequence of float
+        Lags in ms (each a multiple of ``dt``).
+    frequency_hz : float or sequence of float
+        Frequencies in Hz.
+    n_pairs, dt, w0, device, **kwargs
+        As for :func:`pairing_weight_change` (``relative``, ``decay``, ...).
+
+    Returns
+    -------
+    PairingCurve
+        Axes and the ``(n_lags, n_frequencies)`` table of weight changes.
+
+    Examples
+    --------
+    >>> curve = pairing_sweep(rule, torch.arange(-50.0, 51.0, 5.0), 1.0)   # a window at 1 Hz
+    >>> table = pairing_sweep(rule, [10.0, -10.0], [0.1, 10, 20, 40, 50])  # Sjöström protocol
+    """
+    lags = torch.as_tensor(delta_t_ms, dtype=torch.float64).reshape(-1)
+    freqs = torch.as_tensor(frequency_hz, dtype=torch.float64).reshape(-1)
+    if lags.numel() == 0 or freqs.numel() == 0:
+        raise ValueError("delta_t_ms and frequency_hz need at least one value each")
+    table = torch.empty(lags.numel(), freqs.numel(), dtype=torch.float64)
+    for i, lag in enumerate(lags.tolist()):
+        for j, freq in enumerate(freqs.tolist()):
+            table[i, j] = pairing_weight_change(rule, lag, freq, n_pairs, dt, w0, device, **kwargs)
+    return PairingCurve(lags, freqs, table)

@@ -1,0 +1,212 @@
+"""Spike trains on a time grid: Poisson sources and conversions between times and trains.
+
+Conventions (used throughout :mod:`stdpwidgets.sim`): a train is a tensor whose leading axis is
+time in steps of ``dt`` ms; step ``i`` stands for time ``i * dt`` ms; a value is the number of
+spikes in that step (0/1 for the sources here). Rates are in Hz.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+
+from ._checks import check_count, check_positive, make_generator
+
+__all__ = ["poisson_spikes", "times_to_train", "train_to_times", "train_to_raster"]
+
+Rate = Union[float, int, torch.Tensor]
+
+
+def poisson_spikes(
+    rate_hz: Rate,
+    steps: int,
+    dt: float = 1.0,
+    shape: Sequence[int] = (),
+    *,
+    generator: Optional[torch.Generator] = None,
+    seed: Optional[int] = None,
+    device: Union[str, torch.device] = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Bernoulli approximation of Poisson spike trains: one spike in a step with p = rate * dt / 1000.
+
+    Parameters
+    ----------
+    rate_hz : float or Tensor
+        Firing rate in Hz (>= 0). A tensor must broadcast to ``(steps, *shape)``, so a rate
+        can vary per neuron (shape ``shape``) or in time (shape ``(steps, 1, ...)``).
+    steps : int
+        Number of time steps (>= 0).
+    dt : float
+        Time step in ms (> 0).
+    shape : sequence of int
+        Shape of the population after the time axis, e.g. ``(batch, n_inputs)``.
+    generator : torch.Generator, optional
+        Random source on ``device``; or give ``seed`` for a fresh one. Neither: the global RNG.
+    seed : int, optional
+        Seed of a fresh generator (exclusive with ``generator``).
+    device : str or torch.device
+        Where the spikes are made.
+    dtype : torch.dtype
+        ``torch.bool`` or a floating dtype (spikes as 0.0/1.0).
+
+    Returns
+    -------
+    Tensor
+        Spikes shaped ``(steps, *shape)``.
+
+    Raises
+    ------
+    ValueError
+        For a negative or non-finite rate, or one whose spike probability ``rate * dt / 1000``
+        exceeds 1 (use a smaller ``dt``), or a rate tensor that does not broadcast.
+    """
+    steps = check_count("steps", steps)
+    dt = check_positive("dt", dt, "ms")
+    try:
+        shape = tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
+    if any(s < 0 for s in shape):
+        raise ValueError(f"shape must not contain negative sizes, got {shape}")
+    if dtype != torch.bool and not dtype.is_floating_point:
+        raise TypeError(f"dtype must be torch.bool or a floating dtype, got {dtype}")
+    device = torch.device(device)
+    full = (steps, *shape)
+    if isinstance(rate_hz, torch.Tensor):
+        rate = rate_hz.to(device=device, dtype=torch.float64)
+        try:
+            rate = torch.broadcast_to(rate, full)
+        except RuntimeError:
+            raise ValueError(
+                f"rate_hz of shape {tuple(rate_hz.shape)} does not broadcast to (steps, *shape) = {full}"
+            ) from None
+    else:
+        if isinstance(rate_hz, bool) or not isinstance(rate_hz, (int, float)):
+            raise TypeError(f"rate_hz must be a number or a tensor, got {type(rate_hz).__name__}")
+        rate = torch.full((), float(rate_hz), dtype=torch.float64, device=device)
+    if rate.numel() and not bool(torch.isfinite(rate).all()):
+        raise ValueError("rate_hz must be finite")
+    if rate.numel() and bool((rate < 0).any()):
+        raise ValueError(f"rate_hz must be >= 0 Hz, got a minimum of {float(rate.min())} Hz")
+    p = rate * (dt / 1000.0)
+    if p.numel() and bool((p > 1).any()):
+        raise ValueError(
+            f"rate {float(rate.max())} Hz at dt = {dt} ms gives a spike probability "
+            f"{float(p.max()):.3g} > 1 per step; use dt <= {1000.0 / float(rate.max()):.4g} ms"
+        )
+    gen = make_generator(generator, seed, device)
+    uniform = torch.rand(full, generator=gen, device=device)  # float32: same draws for any rate form
+    spikes = uniform < p.to(torch.float32)
+    return spikes if dtype == torch.bool else spikes.to(dtype)
+
+
+def times_to_train(
+    times_ms: Union[Sequence[float], torch.Tensor],
+    steps: int,
+    dt: float = 1.0,
+    *,
+    device: Union[str, torch.device] = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Spike times (ms) to a train of spike counts on the grid ``i * dt``.
+
+    Each time goes to the nearest step ``round(t / dt)``; two times in one step give a count 2.
+
+    Parameters
+    ----------
+    times_ms : sequence of float or Tensor
+        Spike times in ms, each in ``[0, steps * dt)`` after rounding to the grid.
+    steps : int
+        Length of the train.
+    dt : float
+        Time step in ms (> 0).
+    device, dtype
+        Of the returned train (floating dtype: counts).
+
+    Returns
+    -------
+    Tensor
+        Shaped ``(steps,)``.
+    """
+    steps = check_count("steps", steps)
+    dt = check_positive("dt", dt, "ms")
+    if not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating dtype (the train holds spike counts), got {dtype}")
+    times = torch.as_tensor(times_ms, dtype=torch.float64).reshape(-1)
+    if times.numel() and not bool(torch.isfinite(times).all()):
+        raise ValueError("times_ms must be finite")
+    index = torch.round(times / dt).to(torch.long)
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= steps):
+        raise ValueError(
+            f"spike times must lie in [0, {steps * dt} ms) for steps={steps}, dt={dt} ms; got times "
+            f"from {float(times.min())} to {float(times.max())} ms (increase steps)"
+        )
+    train = torch.zeros(steps, dtype=dtype, device=device)
+    train.index_add_(0, index.to(device), torch.ones(index.numel(), dtype=dtype, device=device))
+    return train
+
+
+def train_to_times(train: torch.Tensor, dt: float = 1.0) -> torch.Tensor:
+    """Spike times (ms, float64, ascending) of a 1-D train; a count of k gives the time k times.
+
+    Parameters
+    ----------
+    train : Tensor
+        Spike counts (or bools) shaped ``(steps,)``.
+    dt : float
+        Time step in ms (> 0).
+    """
+    if not isinstance(train, torch.Tensor):
+        raise TypeError(f"train must be a torch.Tensor, got {type(train).__name__}")
+    if train.dim() != 1:
+        raise ValueError(
+            f"train must be 1-D (steps,), got shape {tuple(train.shape)}; use train_to_raster for populations"
+        )
+    dt = check_positive("dt", dt, "ms")
+    counts = _counts(train)
+    steps = torch.arange(train.shape[0], device=train.device).repeat_interleave(counts)
+    return steps.to(torch.float64) * dt
+
+
+def train_to_raster(train: torch.Tensor, dt: float = 1.0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Spike times and neuron indices of a population train, for raster plots.
+
+    Parameters
+    ----------
+    train : Tensor
+        Spike counts shaped ``(steps, *shape)``; neurons are numbered in row-major order of ``shape``.
+    dt : float
+        Time step in ms.
+
+    Returns
+    -------
+    (Tensor, Tensor)
+        ``times_ms`` (float64) and ``neuron`` indices (long), one entry per spike, sorted by time.
+    """
+    if not isinstance(train, torch.Tensor):
+        raise TypeError(f"train must be a torch.Tensor, got {type(train).__name__}")
+    if train.dim() < 1:
+        raise ValueError("train needs a leading time axis")
+    dt = check_positive("dt", dt, "ms")
+    flat = train.reshape(train.shape[0], -1)
+    counts = _counts(flat).reshape(-1)
+    index = torch.arange(flat.numel(), device=train.device).repeat_interleave(counts)
+    width = max(flat.shape[1], 1)
+    return (index // width).to(torch.float64) * dt, index % width
+
+
+def _counts(train: torch.Tensor) -> torch.Tensor:
+    if train.dtype == torch.bool:
+        return train.to(torch.long)
+    if train.is_floating_point():
+        if train.numel() and not bool(torch.isfinite(train).all()):
+            raise ValueError("train contains NaN or infinite values")
+        rounded = torch.round(train)
+        if bool((rounded != train).any()) or bool((train < 0).any()):
+            raise ValueError("train must hold non-negative integer spike counts")
+        return rounded.to(torch.long)
+    if bool((train < 0).any()):
+        raise ValueError("train must hold non-negative spike counts")
+    return train.to(torch.long)
