@@ -85,9 +85,9 @@ def _linear_correlate(layer: nn.Linear, pre: torch.Tensor, post: torch.Tensor) -
 
 
 def _linear_correlate_steps(layer: nn.Linear, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
-    steps = pre.shape[0]
-    post_t = post.reshape(steps, -1, layer.out_features).transpose(1, 2)
-    return torch.bmm(post_t, pre.reshape(steps, -1, layer.in_features))
+    steps, rows = pre.shape[0], pre.shape[1:-1].numel()  # rows: batch x extra leading axes
+    post_t = post.reshape(steps, rows, layer.out_features).transpose(1, 2)
+    return torch.bmm(post_t, pre.reshape(steps, rows, layer.in_features))
 
 
 register_layer_kind(

@@ -366,7 +366,7 @@ class STDPLearner:
         steps = pre_seq.shape[0]
         with torch.no_grad():
             x0, y0 = self._initial_traces(pre_seq.shape[1:], post_seq.shape[1:])
-            per_step = pre_seq[0].numel() + post_seq[0].numel() + weight.numel()
+            per_step = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel() + weight.numel()
             chunk = max(1, _CHUNK_ELEMENTS // per_step)
             w = weight.detach().clone()
             total = torch.zeros_like(w)
@@ -395,6 +395,12 @@ class STDPLearner:
             return STDPHistory(total, empty(weight), empty(x0), empty(y0))
         return STDPHistory(total, *(torch.cat(parts) for parts in zip(*history)))
 
+    def _correlate_steps(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+        """Per-step correlations ``(steps, *weight.shape)``; no kernel call for zero steps."""
+        if pre.shape[0] == 0:
+            return pre.new_zeros((0, *self.layer.weight.shape))
+        return self._kind.correlate_steps(self.layer, pre, post)
+
     def _learn_chunk(self, w, pre, post, x0, y0, x_after, y_after, record):
         """Weight updates of one time chunk; returns (new w, total change, weights per step)."""
         dtype = w.dtype
@@ -417,12 +423,8 @@ class STDPLearner:
             change = scale * (f_plus * potentiation - f_minus * depression)
             change = change.expand_as(w).clone()
             return (w if self.update == "grad" else w + change), change, None
-        potentiation = self._kind.correlate_steps(
-            self.layer, x_read[post_steps], post[post_steps].to(dtype)
-        ) * scale
-        depression = self._kind.correlate_steps(
-            self.layer, pre[pre_steps].to(dtype), y_read[pre_steps]
-        ) * scale
+        potentiation = self._correlate_steps(x_read[post_steps], post[post_steps].to(dtype)) * scale
+        depression = self._correlate_steps(pre[pre_steps].to(dtype), y_read[pre_steps]) * scale
         plus_at = {t: i for i, t in enumerate(post_steps.tolist())}
         minus_at = {t: i for i, t in enumerate(pre_steps.tolist())}
         active = sorted(plus_at.keys() | minus_at.keys())
