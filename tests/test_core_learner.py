@@ -271,3 +271,21 @@ def test_repr_mentions_the_settings():
     text = repr(learner)
     assert "Linear" in text and "dt=0.1" in text and "'euler'" in text and "multiplicative" in text
     assert math.isclose(learner.time, 0.0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+@pytest.mark.parametrize("rule_name", ["additive-bounded", "multiplicative", "nearest-multiplicative"])
+def test_cuda_equals_cpu(kind, rule_name):
+    rule = RULES[rule_name]
+    results = {}
+    for device in ("cpu", "cuda"):
+        pre, post = spikes(kind, 40, 3, device)
+        layer = make_layer(kind, device)
+        learner = STDPLearner(layer, rule)
+        history = learner.run(pre[:20], post[:20], record=True)
+        for p, q in zip(pre[20:], post[20:]):
+            learner.step(p, q)
+        results[device] = (history.weights.cpu(), layer.weight.detach().cpu(), learner.pre_trace.cpu())
+    for a, b in zip(results["cpu"], results["cuda"]):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
