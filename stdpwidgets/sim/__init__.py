@@ -1,9 +1,19 @@
 """Simulations on top of the STDP core: spike sources, protocols, neuron models, classic experiments.
 
-Depends on PyTorch and numpy (scikit-learn only inside :func:`load_digit_images`); nothing here
-imports matplotlib or ipywidgets. Time in ms, rates in Hz.
+Depends on PyTorch (scikit-learn only inside :func:`load_digit_images`); nothing here imports
+matplotlib or ipywidgets. Time in ms, rates in Hz.
 """
 
+from .conv_training import (
+    ConvTrainingResult,
+    default_conv_rule,
+    kernel_structure,
+    train_conv_stdp,
+    winner_take_all_spikes,
+)
+from .digits import generated_patterns, load_digit_images
+from .encoding import ENCODINGS, latency_encode, poisson_encode
+from .neurons import ConductanceLIF, LIFRun
 from .protocols import (
     PairingCurve,
     pairing_protocol,
@@ -11,6 +21,7 @@ from .protocols import (
     pairing_sweep,
     pairing_weight_change,
 )
+from .song2000 import SONG2000_DEPENDENCES, Song2000Result, song2000, song2000_rule
 from .spikes import poisson_spikes, times_to_train, train_to_raster, train_to_times
 
 __all__ = [
@@ -23,4 +34,20 @@ __all__ = [
     "pairing_weight_change",
     "pairing_sweep",
     "PairingCurve",
+    "ConductanceLIF",
+    "LIFRun",
+    "song2000",
+    "song2000_rule",
+    "Song2000Result",
+    "SONG2000_DEPENDENCES",
+    "load_digit_images",
+    "generated_patterns",
+    "poisson_encode",
+    "latency_encode",
+    "ENCODINGS",
+    "train_conv_stdp",
+    "winner_take_all_spikes",
+    "kernel_structure",
+    "default_conv_rule",
+    "ConvTrainingResult",
 ]
