@@ -8,9 +8,10 @@ rule clipped to ``[0, g_max]`` the synapses compete and the weight histogram bec
 the fixed point (van Rossum, Bi & Turrigiano 2000).
 
 Parameters follow Brian2's example of the paper (1000 inputs at 15 Hz, ``g_max = 0.01``,
-``tau = 20`` ms, ``A- / A+ = 1.05``), but the defaults are scaled so that a run takes a few
-seconds: 20 s of simulated time and a larger learning rate (``a_plus = 0.05`` of ``g_max`` per
-pair instead of 0.01 over 100 s). Pass ``duration_ms=100_000.0, a_plus=0.01`` for the original.
+``tau = 20`` ms, ``A- / A+ = 1.05``, 100 s at dt = 0.1 ms), but the defaults are scaled so that
+a run takes a few seconds: 200 inputs with ``g_max = 10 / n_inputs`` (the same total drive),
+dt = 1 ms, 20 s, ``a_plus = 0.02`` of ``g_max`` per pair. Pass ``n_inputs=1000,
+duration_ms=100_000.0, dt=0.1, a_plus=0.01`` for the original (minutes of CPU time).
 """
 
 from __future__ import annotations
@@ -132,17 +133,17 @@ def song2000_rule(
 
 
 def song2000(
-    n_inputs: int = 1000,
+    n_inputs: int = 200,
     rate_hz: float = 15.0,
     duration_ms: float = 20_000.0,
-    dt: float = 0.5,
+    dt: float = 1.0,
     dependence: str = "additive",
     seed: Optional[int] = 0,
     device: Union[str, torch.device] = "cpu",
     progress: Optional[Callable[[float], None]] = None,
     *,
-    g_max: float = 0.01,
-    a_plus: float = 0.05,
+    g_max: Optional[float] = None,
+    a_plus: float = 0.02,
     a_ratio: float = 1.05,
     tau_pre: float = 20.0,
     tau_post: float = 20.0,
@@ -156,13 +157,13 @@ def song2000(
     Parameters
     ----------
     n_inputs : int
-        Number of excitatory Poisson inputs (default 1000).
+        Number of excitatory Poisson inputs (default 200; the paper and Brian2 use 1000).
     rate_hz : float
         Rate of every input, Hz (default 15).
     duration_ms : float
         Simulated time, ms (default 20 000; the paper's figures use minutes).
     dt : float
-        Time step, ms (default 0.5).
+        Time step, ms (default 1; Brian2's example uses 0.1).
     dependence : {"additive", "multiplicative"}
         Weight dependence of the rule (see :func:`song2000_rule`).
     seed : int, optional
@@ -171,10 +172,11 @@ def song2000(
         Where spikes and learning live (the single neuron is integrated on the CPU).
     progress : callable, optional
         Called with the fraction of the run done (0 < fraction <= 1) at every snapshot.
-    g_max : float
-        Upper weight bound, leak units (default 0.01).
+    g_max : float, optional
+        Upper weight bound, leak units; default ``10 / n_inputs`` (0.01 for 1000 inputs, as in
+        Brian2's example), so the total drive does not depend on ``n_inputs``.
     a_plus : float
-        Potentiation per pair in units of ``g_max`` (default 0.05; Brian2's example 0.01).
+        Potentiation per pair in units of ``g_max`` (default 0.02; Brian2's example 0.01).
     a_ratio : float
         Ratio of the depression to the potentiation area of the window (default 1.05).
     tau_pre, tau_post : float
@@ -212,6 +214,7 @@ def song2000(
         neuron = ConductanceLIF()
     elif not isinstance(neuron, ConductanceLIF):
         raise TypeError(f"neuron must be a ConductanceLIF, got {type(neuron).__name__}")
+    g_max = 10.0 / n_inputs if g_max is None else g_max
     rule = song2000_rule(dependence, g_max, a_plus, a_ratio, tau_pre, tau_post)
     if rate_hz * dt / 1000.0 > 1:
         raise ValueError(f"rate_hz * dt / 1000 = {rate_hz * dt / 1000.0} > 1; use a smaller dt")
