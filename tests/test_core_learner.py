@@ -27,10 +27,9 @@ RULES = {
 def make_layer(kind, device, dtype=torch.float64, seed=0):
     torch.manual_seed(seed)
     layer = nn.Linear(6, 4, bias=False) if kind == "linear" else nn.Conv2d(2, 3, 3, padding=1, bias=False)
-    layer = layer.to(device=device, dtype=dtype)
     with torch.no_grad():
-        layer.weight.uniform_(0.0, 1.0)
-    return layer
+        layer.weight.uniform_(0.0, 1.0)  # on the CPU generator, so every device gets the same weights
+    return layer.to(device=device, dtype=dtype)
 
 
 def spikes(kind, steps, batch, device, dtype=torch.float64, seed=1, p=0.15):
@@ -90,7 +89,7 @@ def test_sum_and_mean_reduction(device):
     for reduction in ("sum", "mean"):
         layer = make_layer("conv", device)
         dws[reduction] = STDPLearner(layer, rule, reduction=reduction).run(pre, post)
-    torch.testing.assert_close(dws["mean"] * 4, dws["sum"], rtol=1e-13, atol=0)
+    torch.testing.assert_close(dws["mean"] * 4, dws["sum"], rtol=1e-13, atol=1e-14)
     # the mean over the batch is the mean of the per-sample updates
     single = []
     for b in range(4):
@@ -289,3 +288,19 @@ def test_cuda_equals_cpu(kind, rule_name):
         results[device] = (history.weights.cpu(), layer.weight.detach().cpu(), learner.pre_trace.cpu())
     for a, b in zip(results["cpu"], results["cuda"]):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_float32_conv_is_not_rounded_by_tf32():
+    """cuDNN allows TF32 by default; the correlations must still be full float32."""
+    assert torch.backends.cudnn.allow_tf32  # PyTorch's default, which the core must not inherit
+    rule = RULES["additive-unbounded"]
+    pre, post = spikes("conv", 10, 4, "cpu", p=0.5)
+    dws = []
+    for device in ("cpu", "cuda"):
+        layer = make_layer("conv", device, dtype=torch.float32)
+        dws.append(STDPLearner(layer, rule).run(pre.float().to(device), post.float().to(device)).cpu())
+    # float32 accumulation differs by ~1e-6 of the scale; TF32's 10-bit mantissa would give ~1e-3
+    scale = dws[0].abs().max().item()
+    assert (dws[1] - dws[0]).abs().max().item() < 2e-5 * scale
+    assert torch.backends.cudnn.allow_tf32  # and the user's setting is restored

@@ -15,6 +15,7 @@ optimised kernels (no loop over kernel positions). A layer kind is one :class:`L
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence, Tuple, Type
 
@@ -68,6 +69,21 @@ def layer_kind_of(layer: nn.Module) -> LayerKind:
     )
 
 
+@contextlib.contextmanager
+def full_precision(tensor: torch.Tensor):
+    """Compute in full float32 on CUDA: TF32 (on by default for cuDNN convolutions) would round
+    traces to 10 mantissa bits, a relative error of about 1e-3 in every update."""
+    if tensor.device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 # ----------------------------------------------------------------------------- nn.Linear
 
 
@@ -81,13 +97,15 @@ def _linear_output_shape(layer: nn.Linear, pre_shape: Shape) -> Shape:
 
 
 def _linear_correlate(layer: nn.Linear, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
-    return post.reshape(-1, layer.out_features).t() @ pre.reshape(-1, layer.in_features)
+    with full_precision(pre):
+        return post.reshape(-1, layer.out_features).t() @ pre.reshape(-1, layer.in_features)
 
 
 def _linear_correlate_steps(layer: nn.Linear, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
     steps, rows = pre.shape[0], pre.shape[1:-1].numel()  # rows: batch x extra leading axes
     post_t = post.reshape(steps, rows, layer.out_features).transpose(1, 2)
-    return torch.bmm(post_t, pre.reshape(steps, rows, layer.in_features))
+    with full_precision(pre):
+        return torch.bmm(post_t, pre.reshape(steps, rows, layer.in_features))
 
 
 register_layer_kind(
@@ -153,9 +171,10 @@ def _pad_pre(layer: nn.modules.conv._ConvNd, pre: torch.Tensor) -> Tuple[torch.T
 def _conv_correlate(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
     pre, padding = _pad_pre(layer, pre)
     weight_gradient = _WEIGHT_GRADIENTS[len(layer.kernel_size)]
-    return weight_gradient(
-        pre, layer.weight.shape, post, layer.stride, padding, layer.dilation, layer.groups
-    )
+    with full_precision(pre):
+        return weight_gradient(
+            pre, layer.weight.shape, post, layer.stride, padding, layer.dilation, layer.groups
+        )
 
 
 def _conv_correlate_steps(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
@@ -168,9 +187,10 @@ def _conv_correlate_steps(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, pos
     pre_b, padding = _pad_pre(layer, pre_b)
     weight_shape = (steps * layer.out_channels, *layer.weight.shape[1:])
     weight_gradient = _WEIGHT_GRADIENTS[len(layer.kernel_size)]
-    grad = weight_gradient(
-        pre_b, weight_shape, post_b, layer.stride, padding, layer.dilation, layer.groups * steps
-    )
+    with full_precision(pre_b):
+        grad = weight_gradient(
+            pre_b, weight_shape, post_b, layer.stride, padding, layer.dilation, layer.groups * steps
+        )
     return grad.reshape(steps, *layer.weight.shape)
 
 
