@@ -1,0 +1,112 @@
+"""Factories for the control widgets of the explorers, and checks of initial values (private).
+
+All sliders use ``continuous_update=False``: a redraw happens when the slider is released,
+not for every pixel of a drag.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Sequence
+
+import ipywidgets as widgets
+
+__all__ = [
+    "float_slider",
+    "log_slider",
+    "int_slider",
+    "dropdown",
+    "checkbox",
+    "apply_initial_values",
+    "RULE_DEPENDENCES",
+]
+
+#: Weight dependences offered by the explorers (names of :class:`~stdpwidgets.core.STDPRule`).
+RULE_DEPENDENCES = ("additive", "multiplicative", "van-rossum")
+
+_LAYOUT = {"width": "330px"}
+_STYLE = {"description_width": "120px"}
+
+
+def float_slider(description: str, value: float, low: float, high: float, step: float, fmt: str = ".3g"):
+    """A ``FloatSlider`` limited to ``[low, high]``."""
+    return widgets.FloatSlider(
+        value=value, min=low, max=high, step=step, description=description, readout_format=fmt,
+        continuous_update=False, layout=dict(_LAYOUT), style=dict(_STYLE),
+    )
+
+
+def log_slider(description: str, value: float, low: float, high: float):
+    """A ``FloatLogSlider`` between ``low`` and ``high`` (both > 0), 20 steps per decade."""
+    return widgets.FloatLogSlider(
+        value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.05,
+        description=description, readout_format=".3g", continuous_update=False,
+        layout=dict(_LAYOUT), style=dict(_STYLE),
+    )
+
+
+def int_slider(description: str, value: int, low: int, high: int, step: int = 1):
+    """An ``IntSlider`` limited to ``[low, high]``."""
+    return widgets.IntSlider(
+        value=value, min=low, max=high, step=step, description=description, continuous_update=False,
+        layout=dict(_LAYOUT), style=dict(_STYLE),
+    )
+
+
+def dropdown(description: str, value: Any, options: Sequence):
+    """A ``Dropdown`` over ``options`` (values, or ``(label, value)`` pairs)."""
+    return widgets.Dropdown(value=value, options=list(options), description=description,
+                            layout=dict(_LAYOUT), style=dict(_STYLE))
+
+
+def checkbox(description: str, value: bool):
+    """A ``Checkbox``."""
+    return widgets.Checkbox(value=value, description=description, indent=False, layout={"width": "330px"})
+
+
+def _allowed(control) -> str:
+    if isinstance(control, widgets.FloatLogSlider):
+        return f"between {control.base ** control.min:.3g} and {control.base ** control.max:.3g}"
+    if isinstance(control, (widgets.Dropdown, widgets.ToggleButtons)):
+        values = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        return "one of " + ", ".join(map(repr, values))
+    if isinstance(control, widgets.Checkbox):
+        return "True or False"
+    return f"between {control.min:g} and {control.max:g}"
+
+
+def _fits(control, value) -> bool:
+    if isinstance(control, widgets.Checkbox):
+        return isinstance(value, bool)
+    if isinstance(control, (widgets.Dropdown, widgets.ToggleButtons)):
+        values = [o[1] if isinstance(o, tuple) else o for o in control.options]
+        return value in values
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    if isinstance(control, widgets.IntSlider) and int(value) != value:
+        return False
+    if isinstance(control, widgets.FloatLogSlider):
+        low, high = control.base ** control.min, control.base ** control.max
+        return low * (1 - 1e-9) <= value <= high * (1 + 1e-9)
+    return control.min <= value <= control.max
+
+
+def apply_initial_values(controls: Dict[str, Any], values: Dict[str, Any], owner: str) -> None:
+    """Set controls from constructor keywords, refusing unknown names and out-of-range values.
+
+    Raises
+    ------
+    TypeError
+        For a keyword that names no control.
+    ValueError
+        For a value the control cannot hold (the message gives the allowed range).
+    """
+    for name, value in values.items():
+        if name not in controls:
+            raise TypeError(
+                f"{owner} got an unexpected keyword {name!r}; its parameters are: {', '.join(controls)}"
+            )
+        control = controls[name]
+        if not _fits(control, value):
+            raise ValueError(f"{owner}: {name} = {value!r} is not allowed; use a value {_allowed(control)}")
+        control.value = int(value) if isinstance(control, widgets.IntSlider) else value

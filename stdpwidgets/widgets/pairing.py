@@ -1,0 +1,175 @@
+r"""PairingExplorer: n pre/post pairs at lag :math:`\Delta t` and frequency f, and the weight change."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from ..core import STDPLearner, STDPRule
+from ..plots import pairing_figure
+from ..sim import pairing_protocol, pairing_spike_steps
+from .base import Explorer
+from .controls import RULE_DEPENDENCES, apply_initial_values, dropdown, float_slider, int_slider, log_slider
+from .window import window_rule
+
+__all__ = ["PairingExplorer", "protocol_weight_changes", "SWEEP_LAGS_MS", "SWEEP_FREQUENCIES_HZ"]
+
+#: Lags of the Δt sweep, ms (those not shorter than the pairing period are left out).
+SWEEP_LAGS_MS = (-100, -80, -60, -45, -35, -25, -20, -15, -10, -6, -3, -1,
+                 1, 3, 6, 10, 15, 20, 25, 35, 45, 60, 80, 100)
+#: Frequencies of the f sweep, Hz.
+SWEEP_FREQUENCIES_HZ = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)
+
+
+def protocol_weight_changes(
+    rule: STDPRule,
+    protocols: Sequence[Tuple[int, float, float]],
+    dt: float,
+    w0: float,
+    device: Union[str, torch.device] = "cpu",
+) -> np.ndarray:
+    r"""Weight change after each of several pairing protocols, in one :class:`STDPLearner` run.
+
+    Each protocol ``(n_pairs, delta_t_ms, frequency_hz)`` drives its own synapse (a depthwise
+    ``Conv1d`` with one channel per protocol keeps them independent), with spikes placed as
+    :func:`stdpwidgets.sim.pairing_spike_steps` places them, so each entry equals
+    :func:`stdpwidgets.sim.pairing_weight_change` for that protocol (absolute change).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``w_end - w0`` per protocol (float64).
+    """
+    placed = [pairing_spike_steps(n, lag, f, dt) for n, lag, f in protocols]
+    count = len(placed)
+    steps = max(total for _, _, total in placed)
+    pre = torch.zeros(steps, 1, count, 1, dtype=torch.float64, device=device)
+    post = torch.zeros_like(pre)
+    for channel, (pre_steps, post_steps, _) in enumerate(placed):
+        pre[pre_steps.to(device), 0, channel, 0] = 1.0
+        post[post_steps.to(device), 0, channel, 0] = 1.0
+    layer = nn.Conv1d(count, count, kernel_size=1, groups=count, bias=False).to(device=device, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.fill_(float(w0))
+    STDPLearner(layer, rule, dt=dt).run(pre, post)
+    return layer.weight.detach().reshape(-1).cpu().numpy() - float(w0)
+
+
+class PairingExplorer(Explorer):
+    r"""A pairing protocol: ``n_pairs`` pre/post pairs at lag ``delta_t`` and frequency ``frequency``.
+
+    Left: the protocol's spikes, traces and weight, from :func:`stdpwidgets.sim.pairing_protocol`
+    and one ``STDPLearner.run(..., record=True)`` on a 1x1 ``nn.Linear``. Right: the weight
+    change after the protocol as a function of :math:`\Delta t` (at the chosen frequency) or of
+    the frequency (at the chosen :math:`\Delta t`), the current protocol marked.
+
+    Parameters
+    ----------
+    n_pairs : int
+        Number of pairings (1 to 100; default 60).
+    delta_t : float
+        :math:`t_{post} - t_{pre}`, ms (-100 to 100, steps of 1 ms; default 10).
+    frequency : float
+        Pairing frequency, Hz (0.5 to 50; default 5). :math:`|\Delta t|` must be shorter than
+        the period, or the widget says so.
+    sweep : {"delta_t", "frequency"}
+        What the right panel varies.
+    tau_pre, tau_post, a_plus, a_minus, pairing, weight_dependence
+        The rule; weights live in [0, 1].
+    w0 : float
+        Initial weight (default 0.5).
+    dt : float
+        Time step, ms (0.1, 0.5 or 1; lags are whole ms so every choice is exact).
+    device : str or torch.device
+    """
+
+    def __init__(self, *, device: Union[str, torch.device] = "cpu", **initial: Any) -> None:
+        controls = {
+            "n_pairs": int_slider("pairs", 60, 1, 100),
+            "delta_t": float_slider("Δt = t_post − t_pre (ms)", 10.0, -100.0, 100.0, 1.0, ".0f"),
+            "frequency": log_slider("frequency (Hz)", 5.0, 0.5, 50.0),
+            "sweep": dropdown("sweep", "delta_t", (("Δw vs Δt", "delta_t"), ("Δw vs frequency", "frequency"))),
+            "tau_pre": float_slider("τ+ (pre, ms)", 16.8, 1.0, 100.0, 0.1),
+            "tau_post": float_slider("τ− (post, ms)", 33.7, 1.0, 100.0, 0.1),
+            "a_plus": log_slider("A+", 0.01, 1e-4, 0.1),
+            "a_minus": log_slider("A−", 0.0105, 1e-4, 0.1),
+            "pairing": dropdown("pairing", "all-to-all", ("all-to-all", "nearest")),
+            "weight_dependence": dropdown("weight dependence", "additive", RULE_DEPENDENCES),
+            "w0": float_slider("initial weight", 0.5, 0.0, 1.0, 0.01),
+            "dt": dropdown("dt (ms)", 1.0, (0.1, 0.5, 1.0)),
+        }
+        apply_initial_values(controls, initial, type(self).__name__)
+        self._sweep_cache: Dict[Tuple, Tuple[np.ndarray, np.ndarray]] = {}
+        super().__init__(controls, device=device)
+        self.refresh()
+
+    def _sweep(self, rule: STDPRule, params: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
+        n, lag, freq, dt, w0 = (int(params["n_pairs"]), float(params["delta_t"]), float(params["frequency"]),
+                                float(params["dt"]), float(params["w0"]))
+        if params["sweep"] == "delta_t":
+            period = 1000.0 / freq
+            values = np.array([v for v in SWEEP_LAGS_MS if n == 1 or abs(v) < period], dtype=np.float64)
+            key = ("delta_t", rule, n, freq, dt, w0)
+            protocols = [(n, float(v), freq) for v in values]
+        else:
+            values = np.array([f for f in SWEEP_FREQUENCIES_HZ if n == 1 or abs(lag) < 1000.0 / f], dtype=np.float64)
+            key = ("frequency", rule, n, lag, dt, w0)
+            protocols = [(n, lag, float(f)) for f in values]
+        if key not in self._sweep_cache:
+            if len(self._sweep_cache) > 32:
+                self._sweep_cache.clear()
+            changes = protocol_weight_changes(rule, protocols, dt, w0, self.device) if protocols else np.zeros(0)
+            self._sweep_cache[key] = (values, changes)
+        return self._sweep_cache[key]
+
+    def _compute(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        rule = window_rule(params)
+        dt = float(params["dt"])
+        pre, post = pairing_protocol(int(params["n_pairs"]), float(params["delta_t"]), float(params["frequency"]),
+                                     dt, tail_ms=50.0, device=self.device, dtype=torch.float64)
+        steps = pre.shape[0]
+        layer = nn.Linear(1, 1, bias=False).to(device=self.device, dtype=torch.float64)
+        with torch.no_grad():
+            layer.weight.fill_(float(params["w0"]))
+        history = STDPLearner(layer, rule, dt=dt).run(pre.reshape(steps, 1, 1), post.reshape(steps, 1, 1), record=True)
+        sweep_values, sweep_change = self._sweep(rule, params)
+        as_numpy = lambda t: t.reshape(steps).cpu().numpy()  # noqa: E731
+        weight = as_numpy(history.weights)
+        return {
+            "rule": rule,
+            "dt": dt,
+            "time_ms": np.arange(steps) * dt,
+            "pre_spikes": as_numpy(pre),
+            "post_spikes": as_numpy(post),
+            "pre_trace": as_numpy(history.pre_traces),
+            "post_trace": as_numpy(history.post_traces),
+            "weight": weight,
+            "w0": float(params["w0"]),
+            "weight_change": float(weight[-1] - float(params["w0"])),
+            "sweep": params["sweep"],
+            "sweep_values": sweep_values,
+            "sweep_change": sweep_change,
+        }
+
+    def _draw(self, data: Dict[str, Any], figure: Optional[Figure]) -> Figure:
+        params = self.parameters
+        by_lag = data["sweep"] == "delta_t"
+        current = float(params["delta_t"]) if by_lag else float(params["frequency"])
+        title = (f"{params['n_pairs']} pairs, Δt = {params['delta_t']:+.0f} ms at {params['frequency']:.3g} Hz: "
+                 f"Δw = {data['weight_change']:+.4f}")
+        return pairing_figure(
+            data["time_ms"], data["pre_spikes"], data["post_spikes"], data["pre_trace"], data["post_trace"],
+            data["weight"], data["sweep_values"], data["sweep_change"],
+            sweep_label="Δt (ms)" if by_lag else "pairing frequency (Hz)",
+            log_sweep=not by_lag, current_value=current, current_change=data["weight_change"],
+            title=title, figure=figure,
+        )
+
+    def _status(self, data: Dict[str, Any]) -> str:
+        w0 = data["w0"]
+        relative = f" ({data['weight_change'] / w0:+.1%} of w0)" if w0 else ""
+        return f"weight change after the protocol: {data['weight_change']:+.5f}{relative}"
