@@ -241,26 +241,6 @@ def song2000(
     post_times = []
     interval_spikes = []
     v, g = neuron.e_leak, 0.0
-    pending_pre, pending_post = [], []
-    pending_has_post = False
-
-    def learn(force: bool) -> None:
-        nonlocal pending_pre, pending_post, pending_has_post
-        if not pending_pre:
-            return
-        pre = torch.cat(pending_pre)
-        post = torch.cat(pending_post)
-        if pending_has_post and bool(pre.any()):
-            learner.run(pre, post)
-        elif force:
-            # The core's run() cannot take a sequence without post (or pre) spikes yet, so the
-            # rest is stepped one step at a time.
-            for t in range(pre.shape[0]):
-                learner.step(pre[t], post[t])
-        else:
-            return  # keep the block; it is learned together with the next one that has spikes
-        pending_pre, pending_post, pending_has_post = [], [], False
-
     done = 0
     for snap in range(n_snapshots):
         spikes_in_interval = 0
@@ -275,13 +255,8 @@ def song2000(
             if fired.numel():
                 post_times.append((fired + done).to(torch.float64) * dt)
                 spikes_in_interval += fired.numel()
-                pending_has_post = True
-            pending_pre.append(pre)
-            pending_post.append(post)
-            learn(force=False)
+            learner.run(pre, post)
             done += steps
-        if snap == n_snapshots - 1:
-            learn(force=True)
         weights.append(layer.weight.detach()[0].clone().cpu())
         interval_spikes.append(spikes_in_interval)
         if progress is not None:
