@@ -110,13 +110,15 @@ class PairingExplorer(Explorer):
     def _sweep(self, rule: STDPRule, params: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
         n, lag, freq, dt, w0 = (int(params["n_pairs"]), float(params["delta_t"]), float(params["frequency"]),
                                 float(params["dt"]), float(params["w0"]))
+        def fits(lag_ms: float, freq_hz: float) -> bool:  # the rule pairing_spike_steps applies
+            return n == 1 or round(abs(lag_ms) / dt) < round(1000.0 / freq_hz / dt)
+
         if params["sweep"] == "delta_t":
-            period = 1000.0 / freq
-            values = np.array([v for v in SWEEP_LAGS_MS if n == 1 or abs(v) < period], dtype=np.float64)
+            values = np.array([v for v in SWEEP_LAGS_MS if fits(v, freq)], dtype=np.float64)
             key = ("delta_t", rule, n, freq, dt, w0)
             protocols = [(n, float(v), freq) for v in values]
         else:
-            values = np.array([f for f in SWEEP_FREQUENCIES_HZ if n == 1 or abs(lag) < 1000.0 / f], dtype=np.float64)
+            values = np.array([f for f in SWEEP_FREQUENCIES_HZ if fits(lag, f)], dtype=np.float64)
             key = ("frequency", rule, n, lag, dt, w0)
             protocols = [(n, lag, float(f)) for f in values]
         if key not in self._sweep_cache:
