@@ -34,8 +34,7 @@ def protocol_weight_changes(
 ) -> np.ndarray:
     r"""Weight change after each of several pairing protocols, in one :class:`STDPLearner` run.
 
-    Each protocol ``(n_pairs, delta_t_ms, frequency_hz)`` drives its own synapse (a depthwise
-    ``Conv1d`` with one channel per protocol keeps them independent), with spikes placed as
+    Each protocol ``(n_pairs, delta_t_ms, frequency_hz)`` drives its own synapse, with spikes placed as
     :func:`stdpwidgets.sim.pairing_spike_steps` places them, so each entry equals
     :func:`stdpwidgets.sim.pairing_weight_change` for that protocol (absolute change).
 
@@ -47,16 +46,16 @@ def protocol_weight_changes(
     placed = [pairing_spike_steps(n, lag, f, dt) for n, lag, f in protocols]
     count = len(placed)
     steps = max(total for _, _, total in placed)
-    pre = torch.zeros(steps, 1, count, 1, dtype=torch.float64, device=device)
+    pre = torch.zeros(steps, 1, count, dtype=torch.float64, device=device)
     post = torch.zeros_like(pre)
     for channel, (pre_steps, post_steps, _) in enumerate(placed):
-        pre[pre_steps.to(device), 0, channel, 0] = 1.0
-        post[post_steps.to(device), 0, channel, 0] = 1.0
-    layer = nn.Conv1d(count, count, kernel_size=1, groups=count, bias=False).to(device=device, dtype=torch.float64)
+        pre[pre_steps.to(device), 0, channel] = 1.0
+        post[post_steps.to(device), 0, channel] = 1.0
+    layer = nn.Linear(count, count, bias=False).to(device=device, dtype=torch.float64)
     with torch.no_grad():
         layer.weight.fill_(float(w0))
     STDPLearner(layer, rule, dt=dt).run(pre, post)
-    return layer.weight.detach().reshape(-1).cpu().numpy() - float(w0)
+    return layer.weight.detach().diagonal().cpu().numpy() - float(w0)
 
 
 class PairingExplorer(Explorer):

@@ -37,8 +37,9 @@ def window_rule(params: Dict[str, Any]) -> STDPRule:
 def single_pair_changes(rule: STDPRule, lags_ms, w: float, dt: float = 1.0, device="cpu") -> np.ndarray:
     r"""Weight change of one isolated pre/post pair at each lag, simulated by :class:`STDPLearner`.
 
-    Every lag gets its own synapse: a depthwise ``Conv1d`` (one channel per lag, kernel 1)
-    keeps the synapses independent, so one learner run gives the whole curve.
+    Every lag gets its own synapse: the diagonal of an ``nn.Linear(n, n)`` (synapse ``i``
+    joins input ``i`` to output ``i`` and sees only lag ``i``'s pair; dependence and bounds act
+    elementwise), so one learner run gives the whole curve.
 
     Parameters
     ----------
@@ -63,15 +64,15 @@ def single_pair_changes(rule: STDPRule, lags_ms, w: float, dt: float = 1.0, devi
     n = lags.size
     margin = int(np.abs(steps_lag).max()) + 2
     steps = 2 * margin + 1
-    pre = torch.zeros(steps, 1, n, 1, dtype=torch.float64, device=device)
+    pre = torch.zeros(steps, 1, n, dtype=torch.float64, device=device)
     post = torch.zeros_like(pre)
-    pre[margin, 0, :, 0] = 1.0
-    post[torch.as_tensor(margin + steps_lag, device=device), 0, torch.arange(n, device=device), 0] = 1.0
-    layer = nn.Conv1d(n, n, kernel_size=1, groups=n, bias=False).to(device=device, dtype=torch.float64)
+    pre[margin, 0, :] = 1.0
+    post[torch.as_tensor(margin + steps_lag, device=device), 0, torch.arange(n, device=device)] = 1.0
+    layer = nn.Linear(n, n, bias=False).to(device=device, dtype=torch.float64)
     with torch.no_grad():
         layer.weight.fill_(float(w))
     STDPLearner(layer, rule, dt=dt).run(pre, post)
-    return (layer.weight.detach().reshape(-1).cpu().numpy() - float(w)).astype(np.float64)
+    return (layer.weight.detach().diagonal().cpu().numpy() - float(w)).astype(np.float64)
 
 
 class WindowExplorer(Explorer):
