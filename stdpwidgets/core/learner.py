@@ -343,8 +343,11 @@ class STDPLearner:
     def run(self, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool = False):
         """Advance ``T`` steps at once; equivalent to ``T`` calls of :meth:`step`, but faster.
 
-        Traces come from a vectorised recurrence, correlations of all steps that have spikes
-        from one batched call per time chunk, and steps without spikes cost nothing.
+        The run is event-driven: only steps with a spike somewhere (events) cost anything
+        beyond one scan of the spikes. Traces at the events come from a vectorised
+        recurrence over the gaps between them, the correlations of all events from one batched
+        call per chunk of events, and only weight-dependent or clipped in-place updates loop
+        over events (elementwise work only).
 
         Parameters
         ----------
@@ -353,7 +356,8 @@ class STDPLearner:
         post_seq : Tensor
             Postsynaptic spikes ``(T, batch, *layer output)``.
         record : bool
-            Also return the weight and both traces after every step.
+            Also return the weight and both traces after every step (memory ``T`` times the
+            weight and the spikes).
 
         Returns
         -------
@@ -366,91 +370,104 @@ class STDPLearner:
         steps = pre_seq.shape[0]
         with torch.no_grad():
             x0, y0 = self._initial_traces(pre_seq.shape[1:], post_seq.shape[1:])
-            per_step = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel() + weight.numel()
-            chunk = max(1, _CHUNK_ELEMENTS // per_step)
-            w = weight.detach().clone()
+            spiking = lambda seq: (seq != 0).reshape(steps, seq.shape[1:].numel()).any(1)  # noqa: E731
+            is_event = spiking(pre_seq) | spiking(post_seq)
+            event_steps = is_event.nonzero().flatten()
+            per_event = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel() + 3 * weight.numel()
+            chunk = max(1, _CHUNK_ELEMENTS // per_event)
+            w_start = weight.detach().clone()
+            w = w_start
             total = torch.zeros_like(w)
-            history = [] if record else None
-            for start in range(0, steps, chunk):
-                pre = pre_seq[start : start + chunk]
-                post = post_seq[start : start + chunk]
-                x_after = trace_sequence(pre, x0, self._pre_factor, self.rule.pairing)
-                y_after = trace_sequence(post, y0, self._post_factor, self.rule.pairing)
-                w, change, chunk_weights = self._learn_chunk(w, pre, post, x0, y0, x_after, y_after, record)
+            x, y, last_step = x0, y0, -1  # traces right after step last_step
+            parts = []  # per chunk: (weights after each event, x after, y after)
+            for begin in range(0, event_steps.numel(), chunk):
+                at = event_steps[begin : begin + chunk]
+                gaps = torch.diff(at, prepend=at.new_tensor([last_step]))
+                pre, post = pre_seq[at], post_seq[at]
+                x_after = trace_sequence(pre, x, self._pre_factor, self.rule.pairing, gaps)
+                y_after = trace_sequence(post, y, self._post_factor, self.rule.pairing, gaps)
+                if self.traces_first:
+                    x_read, y_read = x_after, y_after
+                else:  # the previous event's trace, decayed over the gap
+                    gap = gaps.to(w.dtype).reshape(-1, *([1] * x.dim()))
+                    x_read = torch.cat([x.unsqueeze(0), x_after[:-1]]) * self._pre_factor**gap
+                    y_read = torch.cat([y.unsqueeze(0), y_after[:-1]]) * self._post_factor**gap
+                w, change, w_events = self._learn_events(w, pre, post, x_read, y_read, record)
                 total += change
                 if record:
-                    history.append((chunk_weights, x_after, y_after))
-                x0, y0 = x_after[-1], y_after[-1]
+                    parts.append((w_events, x_after, y_after))
+                x, y, last_step = x_after[-1], y_after[-1], int(at[-1])
+            # decay from the last event to the end of the run
+            tail = steps - 1 - last_step
+            x_end, y_end = x * self._pre_factor**tail, y * self._post_factor**tail
             if steps:
                 if self.update == "grad":
                     self._apply(total)
                 else:
+                    total = w - w_start
                     weight.copy_(w)
-                self._pre_trace, self._post_trace = x0.clone(), y0.clone()
+                self._pre_trace, self._post_trace = x_end.clone(), y_end.clone()
                 self.steps += steps
-        if not record:
-            return total
-        if steps == 0:
-            empty = lambda t: t.new_zeros((0, *t.shape))  # noqa: E731
-            return STDPHistory(total, empty(weight), empty(x0), empty(y0))
-        return STDPHistory(total, *(torch.cat(parts) for parts in zip(*history)))
+            if not record:
+                return total
+            return self._expand_history(total, steps, event_steps, w_start, x0, y0, parts)
 
-    def _correlate_steps(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
-        """Per-step correlations ``(steps, *weight.shape)``; no kernel call for zero steps."""
-        if pre.shape[0] == 0:
-            return pre.new_zeros((0, *self.layer.weight.shape))
+    def _correlate_events(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+        """Per-event correlations ``(events, *weight.shape)`` from one batched call."""
         return self._kind.correlate_steps(self.layer, pre, post)
 
-    def _learn_chunk(self, w, pre, post, x0, y0, x_after, y_after, record):
-        """Weight updates of one time chunk; returns (new w, total change, weights per step)."""
+    def _learn_events(self, w, pre, post, x_read, y_read, record):
+        """Weight updates at a chunk of events; returns (new w, total change, w after each event)."""
         dtype = w.dtype
-        if self.traces_first:
-            x_read, y_read = x_after, y_after
-        else:  # the trace each step reads: the previous step's, decayed
-            x_read = torch.cat([x0.unsqueeze(0), x_after[:-1]]) * self._pre_factor
-            y_read = torch.cat([y0.unsqueeze(0), y_after[:-1]]) * self._post_factor
-        steps = pre.shape[0]
-        post_steps = post.reshape(steps, -1).any(dim=1).nonzero().flatten()
-        pre_steps = pre.reshape(steps, -1).any(dim=1).nonzero().flatten()
         scale = 1.0 / pre.shape[1] if self.reduction == "mean" else 1.0
-        fixed_amplitudes = self.update == "grad" or self.rule.weight_independent
-        if fixed_amplitudes and not self.rule.bounded and not record:
-            # F(w) is the same at every step and nothing clips: sum all steps in one call.
-            fold = lambda t, idx: t[idx].reshape(-1, *t.shape[2:]).to(dtype)  # noqa: E731
+        potentiation = self._correlate_events(x_read, post.to(dtype))
+        depression = self._correlate_events(pre.to(dtype), y_read)
+        if scale != 1.0:
+            potentiation, depression = potentiation * scale, depression * scale
+        if self.update == "grad" or self.rule.weight_independent:
+            # amplitudes are the same at every event: all raw updates at once
             f_plus, f_minus = self.rule.amplitudes(w)
-            potentiation = self._kind.correlate(self.layer, fold(x_read, post_steps), fold(post, post_steps))
-            depression = self._kind.correlate(self.layer, fold(pre, pre_steps), fold(y_read, pre_steps))
-            change = scale * (f_plus * potentiation - f_minus * depression)
-            change = change.expand_as(w).clone()
-            return (w if self.update == "grad" else w + change), change, None
-        potentiation = self._correlate_steps(x_read[post_steps], post[post_steps].to(dtype)) * scale
-        depression = self._correlate_steps(pre[pre_steps].to(dtype), y_read[pre_steps]) * scale
-        plus_at = {t: i for i, t in enumerate(post_steps.tolist())}
-        minus_at = {t: i for i, t in enumerate(pre_steps.tolist())}
-        active = sorted(plus_at.keys() | minus_at.keys())
-        start_w = w
-        change = torch.zeros_like(w)
-        after_active = []
-        for t in active:
+            raw = f_plus * potentiation - f_minus * depression
+            if self.update == "grad":  # the weight stays put; each event's bounded change counts
+                changes = self._bounded_change(w, raw)
+                return w, changes.sum(0), (w.expand_as(changes) if record else None)
+            if not self.rule.bounded:  # additive and unclipped: a cumulative sum
+                path = w + raw.cumsum(0)
+                return path[-1], path[-1] - w, (path if record else None)
+        # in place and clipped or weight-dependent: elementwise work per event
+        start = w
+        after = []
+        for potentiation_k, depression_k in zip(potentiation, depression):
             f_plus, f_minus = self.rule.amplitudes(w)
-            dw = torch.zeros_like(w)
-            if t in plus_at:
-                dw = dw + f_plus * potentiation[plus_at[t]]
-            if t in minus_at:
-                dw = dw - f_minus * depression[minus_at[t]]
-            dw = self._bounded_change(w, dw)
-            change += dw
-            if self.update == "in-place":
-                w = self.rule.clip(w + dw)
+            w = self.rule.clip(w + (f_plus * potentiation_k - f_minus * depression_k))
             if record:
-                after_active.append(w)
-        weights = None
-        if record:
-            # the weight at step t is the one after the last active step <= t
-            index = torch.full((steps,), -1, dtype=torch.long)
-            if active:
-                index[torch.tensor(active)] = torch.arange(len(active))
-            index = index.cummax(dim=0).values
-            table = torch.stack([start_w] + after_active)
-            weights = table[(index + 1).to(table.device)]
-        return w, change, weights
+                after.append(w)
+        return w, w - start, (torch.stack(after) if record else None)
+
+    def _expand_history(self, dw, steps, event_steps, w_start, x0, y0, parts) -> STDPHistory:
+        """Weights and traces at every step from their values at the events."""
+        device = w_start.device
+        if parts:
+            weights, x_after, y_after = (torch.cat(p) for p in zip(*parts))
+        else:
+            weights = w_start.new_zeros((0, *w_start.shape))
+            x_after, y_after = x0.new_zeros((0, *x0.shape)), y0.new_zeros((0, *y0.shape))
+        step = torch.arange(steps, device=device)
+        marker = torch.full((steps,), -1, dtype=torch.long, device=device)
+        marker[event_steps] = torch.arange(event_steps.numel(), device=device)
+        row = marker.cummax(dim=0).values + 1 if steps else marker  # 0: before the first event
+        at_step = torch.cat([event_steps.new_tensor([-1]), event_steps])[row]
+
+        def expand(table, initial, factor):
+            table = torch.cat([initial.unsqueeze(0), table])[row]
+            if factor is None:
+                return table
+            age = (step - at_step).to(table.dtype).reshape(-1, *([1] * initial.dim()))
+            return table * factor**age
+
+        return STDPHistory(
+            dw,
+            expand(weights, w_start, None),
+            expand(x_after, x0, self._pre_factor),
+            expand(y_after, y0, self._post_factor),
+        )

@@ -9,6 +9,7 @@ pairing), Morrison, Diesmann & Gerstner (2008), eqs. 4-5 and Fig. 7A.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 
@@ -66,62 +67,71 @@ def add_spikes(trace: torch.Tensor, spikes: torch.Tensor, pairing: str) -> torch
 
 
 def trace_sequence(
-    spikes: torch.Tensor, initial: torch.Tensor, factor: float, pairing: str
+    spikes: torch.Tensor,
+    initial: torch.Tensor,
+    factor: float,
+    pairing: str,
+    gaps: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """Trace after each step's spikes, for a whole spike sequence, without a per-step loop.
+    """Trace after each row's spikes, for a whole spike sequence, without a per-row loop.
 
-    Step ``t`` decays the trace by ``factor`` and then lets ``spikes[t]`` enter it, exactly as
-    repeated :func:`add_spikes` would.
+    Row ``k`` first decays the trace ``gaps[k]`` times by ``factor`` and then lets ``spikes[k]``
+    enter it, exactly as repeated decay and :func:`add_spikes` would. With ``gaps`` all 1 the rows
+    are consecutive time steps; larger gaps skip spike-free steps (event-driven runs).
 
     Parameters
     ----------
     spikes : Tensor
-        Spikes shaped ``(T, *shape)``.
+        Spikes shaped ``(K, *shape)``.
     initial : Tensor
-        Trace before the first step, shaped ``shape``, floating point.
+        Trace before the first row, shaped ``shape``, floating point.
     factor : float
         Per-step decay factor (:func:`decay_factor`).
     pairing : {"all-to-all", "nearest"}
         How a spike enters the trace.
+    gaps : Tensor of int, optional
+        ``(K,)`` steps of decay before each row (>= 1); default all ones.
 
     Returns
     -------
     Tensor
-        Shaped ``(T, *shape)``, the trace at the end of each step.
+        Shaped ``(K, *shape)``: the trace right after each row's spikes.
 
     Notes
     -----
-    All-to-all: within blocks of ``L`` steps the trace is a lower-triangular Toeplitz matrix
-    of powers ``factor**(i-j)`` times the spikes (one GEMM per block) plus the decayed carry,
-    so only ``T / L`` Python iterations remain and no power exceeds 1 (no overflow).
-    Nearest: the trace is ``factor**(steps since the last spike)``, found with a cumulative max
-    over spike indices.
+    With positions ``p = cumsum(gaps)`` (``p = 0`` for ``initial``), the all-to-all trace is
+    ``x_k = sum_{j<=k} factor**(p_k - p_j) s_j + factor**p_k x_0``. Within blocks of ``L`` rows this
+    is a lower-triangular matrix of powers (each at most 1, so nothing overflows) times the spikes,
+    one GEMM per block, plus the decayed carry: ``K / L`` Python iterations remain.
+    The nearest trace is ``factor**(p_k - p_last)`` after a spike at ``p_last``, found with a
+    cumulative max over spike rows.
     """
-    steps = spikes.shape[0]
+    rows = spikes.shape[0]
     dtype, device = initial.dtype, initial.device
-    flat = spikes.reshape(steps, -1)
+    flat = spikes.reshape(rows, -1)
     carry = initial.reshape(-1)
+    if gaps is None:
+        position = torch.arange(1, rows + 1, device=device)
+    else:
+        position = torch.cumsum(gaps.to(device=device, dtype=torch.long), 0)
+    base = torch.tensor(factor, dtype=dtype, device=device)
     if pairing == "nearest":
-        index = torch.arange(steps, device=device).unsqueeze(1).expand_as(flat)
-        last = torch.where(flat != 0, index, torch.full_like(index, -1)).cummax(dim=0).values
-        base = torch.tensor(factor, dtype=dtype, device=device)
-        since_spike = base.pow((index - last).to(dtype))
-        never = base.pow((index + 1).to(dtype)) * carry
+        row = torch.arange(rows, device=device).unsqueeze(1).expand_as(flat)
+        last = torch.where(flat != 0, row, torch.full_like(row, -1)).cummax(dim=0).values
+        age = position.unsqueeze(1) - position[last.clamp_min(0)]
+        since_spike = base.pow(age.to(dtype))
+        never = base.pow(position.to(dtype)).unsqueeze(1) * carry
         return torch.where(last >= 0, since_spike, never).reshape(spikes.shape)
     flat = flat.to(dtype)
-    width = flat.shape[1]
-    block = int(max(1, min(128, 2**22 // max(width, 1))))
-    powers = torch.tensor(factor, dtype=dtype, device=device).pow(
-        torch.arange(block + 1, device=device, dtype=dtype)
-    )
-    lag = torch.arange(block, device=device)
-    lag = lag.unsqueeze(1) - lag.unsqueeze(0)
-    toeplitz = torch.where(lag >= 0, powers[lag.clamp_min(0)], torch.zeros((), dtype=dtype, device=device))
+    block = int(max(1, min(128, 2**22 // max(flat.shape[1], 1))))
     out = torch.empty_like(flat)
-    for start in range(0, steps, block):
+    previous = 0  # position of the carry
+    for start in range(0, rows, block):
         chunk = flat[start : start + block]
-        n = chunk.shape[0]
-        values = toeplitz[:n, :n] @ chunk + powers[1 : n + 1].unsqueeze(1) * carry
-        out[start : start + n] = values
-        carry = values[-1]
+        pos = position[start : start + block]
+        lag = pos.unsqueeze(1) - pos.unsqueeze(0)
+        powers = torch.where(lag >= 0, base.pow(lag.clamp_min(0).to(dtype)), torch.zeros((), dtype=dtype, device=device))
+        values = powers @ chunk + base.pow((pos - previous).to(dtype)).unsqueeze(1) * carry
+        out[start : start + chunk.shape[0]] = values
+        carry, previous = values[-1], pos[-1]
     return out.reshape(spikes.shape)
