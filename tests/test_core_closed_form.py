@@ -176,3 +176,19 @@ def test_multiplicative_fixed_point_closed_form_and_simulation():
     STDPLearner(layer, rule, dt=1.0).run(pre, post)
     assert layer.weight.mean().item() == pytest.approx(w_star, abs=0.03)
     assert layer.weight.std().item() < 0.1  # unimodal around w*, spread from 0.05-0.95 collapsed
+
+
+@pytest.mark.parametrize("pairing", ["all-to-all", "nearest"])
+def test_sparse_long_run_equals_pair_sum(pairing, device):
+    """Spikes thousands of steps apart: the event-driven run skips the gaps exactly."""
+    rule = STDPRule(tau_pre=16.8, tau_post=33.7, a_plus=0.01, a_minus=0.0085, pairing=pairing)
+    steps = 200_000
+    pre = torch.zeros(steps, 1, 1, dtype=torch.float64, device=device)
+    post = torch.zeros_like(pre)
+    pre_steps = [5, 40_000, 40_030, 120_000, 199_990]
+    post_steps = [12, 40_010, 120_000, 120_050, 199_999]
+    pre[pre_steps], post[post_steps] = 1.0, 1.0
+    dw = learn(rule, pre, post, device)
+    closed = pair_sum_all_to_all if pairing == "all-to-all" else pair_sum_nearest
+    expected = closed([s * DT for s in pre_steps], [s * DT for s in post_steps], rule)
+    assert abs(dw.item() - expected) < 1e-12

@@ -75,11 +75,14 @@ def test_record_gives_the_weights_and_traces_of_each_step(rule_name, device):
         pre_traces.append(learner.pre_trace)
         post_traces.append(learner.post_trace)
     layer2 = make_layer("linear", device)
-    history = STDPLearner(layer2, rule).run(pre, post, record=True)
-    torch.testing.assert_close(history.weights, torch.stack(weights), rtol=0, atol=1e-12)
-    torch.testing.assert_close(history.pre_traces, torch.stack(pre_traces), rtol=0, atol=1e-12)
-    torch.testing.assert_close(history.post_traces, torch.stack(post_traces), rtol=0, atol=1e-12)
-    torch.testing.assert_close(history.dw, weights[-1] - make_layer("linear", device).weight, rtol=0, atol=1e-12)
+    learner2 = STDPLearner(layer2, rule)
+    first = learner2.run(pre[:15], post[:15], record=True)
+    second = learner2.run(pre[15:], post[15:], record=True)  # starts from non-zero traces
+    for name, stepped in (("weights", weights), ("pre_traces", pre_traces), ("post_traces", post_traces)):
+        recorded = torch.cat([getattr(first, name), getattr(second, name)])
+        torch.testing.assert_close(recorded, torch.stack(stepped), rtol=0, atol=1e-12)
+    torch.testing.assert_close(first.dw + second.dw, weights[-1] - make_layer("linear", device).weight,
+                               rtol=0, atol=1e-12)
 
 
 def test_sum_and_mean_reduction(device):
