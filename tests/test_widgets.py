@@ -17,7 +17,10 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from stdpwidgets.core import STDPLearner, STDPRule, stdp_window
-from stdpwidgets.sim import pairing_weight_change
+from stdpwidgets.sim import (
+    initial_conv_kernels, kernel_structure, load_digit_images, pairing_weight_change, single_pair_weight_changes,
+    train_conv_stdp,
+)
 from stdpwidgets.widgets import ConvExplorer, LayerExplorer, PairingExplorer, TraceExplorer, WindowExplorer
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -68,6 +71,9 @@ def check_window(explorer):
     on_curve = stdp_window(data["simulated_delta_t_ms"], rule, params["w"]).numpy()
     np.testing.assert_allclose(data["simulated_change"], on_curve, rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(explorer.figure.stdp_artists["simulated"].get_ydata(), on_curve, rtol=1e-9, atol=1e-15)
+    np.testing.assert_array_equal(
+        data["simulated_change"], single_pair_weight_changes(rule, data["simulated_delta_t_ms"], params["w"]).numpy()
+    )
     reference = STDPRule(16.8, 33.7, rule.a_plus, rule.a_minus, weight_dependence=rule.weight_dependence,
                          w_min=0.0, w_max=1.0)
     np.testing.assert_array_equal(data["reference"], stdp_window(data["delta_t_ms"], reference, params["w"]).numpy())
@@ -217,6 +223,8 @@ def test_layer_explorer_trains_with_progress_and_matches_the_core():
 def test_conv_explorer_learns_kernels_with_progress():
     explorer = ConvExplorer(n_images=20, n_kernels=4, kernel_size=3, steps_per_image=10)
     initial = explorer.data["kernels"][0].copy()
+    params = explorer.parameters
+    np.testing.assert_array_equal(initial, initial_conv_kernels(1, 4, 3, rule=rule_of(params), seed=0).double().numpy())
     explorer.train_button.click()
     assert explorer.error is None
     assert_explorer_basics(explorer)
@@ -226,14 +234,23 @@ def test_conv_explorer_learns_kernels_with_progress():
     assert not np.array_equal(kernels[-1], kernels[0])
     assert ((kernels >= 0) & (kernels <= 1)).all()
     assert explorer.progress.value == explorer.progress.max == 20
+    # the same training, run by the sim directly
+    images = load_digit_images(n_images=20, seed=0)
+    reference = train_conv_stdp(images, out_channels=4, kernel_size=3, rule=rule_of(params), steps_per_image=10, seed=0)
+    np.testing.assert_array_equal(kernels, reference.kernels.double().numpy())
+    np.testing.assert_array_equal(explorer.data["images_seen"], reference.images_seen.numpy())
+    assert explorer.data["structure"][-1] == pytest.approx(float(kernel_structure(reference.final_kernels, images).mean()))
     shown = explorer.figure.stdp_artists["kernels"][2].get_array()
     np.testing.assert_array_equal(np.asarray(shown), kernels[-1][2, 0])
     explorer.snapshot.value = 0
     np.testing.assert_array_equal(np.asarray(explorer.figure.stdp_artists["kernels"][2].get_array()), kernels[0][2, 0])
     explorer.controls["n_kernels"].value = 2
     explorer.controls["images"].value = "bars"
+    explorer.controls["encoding"].value = "poisson"
+    explorer.controls["epochs"].value = 2
     explorer.train_button.click()
     assert explorer.data["kernels"].shape[1] == 2 and explorer.error is None
+    assert explorer.progress.value == explorer.progress.max == 40
 
 
 # ---------------------------------------------------------------- common contract

@@ -7,6 +7,7 @@ matplotlib or ipywidgets. Time in ms, rates in Hz.
 from .conv_training import (
     ConvTrainingResult,
     default_conv_rule,
+    initial_conv_kernels,
     kernel_structure,
     train_conv_stdp,
     winner_take_all_spikes,
@@ -14,12 +15,14 @@ from .conv_training import (
 from .digits import generated_patterns, load_digit_images
 from .encoding import ENCODINGS, latency_encode, poisson_encode
 from .neurons import ConductanceLIF, LIFRun
+from .poisson_layer import PoissonLayerResult, simulate_poisson_layer
 from .protocols import (
     PairingCurve,
     pairing_protocol,
     pairing_spike_steps,
     pairing_sweep,
     pairing_weight_change,
+    single_pair_weight_changes,
 )
 from .song2000 import SONG2000_DEPENDENCES, Song2000Result, song2000, song2000_rule
 from .spikes import poisson_spikes, times_to_train, train_to_raster, train_to_times
@@ -34,6 +37,9 @@ __all__ = [
     "pairing_weight_change",
     "pairing_sweep",
     "PairingCurve",
+    "single_pair_weight_changes",
+    "simulate_poisson_layer",
+    "PoissonLayerResult",
     "ConductanceLIF",
     "LIFRun",
     "song2000",
@@ -49,5 +55,6 @@ __all__ = [
     "winner_take_all_spikes",
     "kernel_structure",
     "default_conv_rule",
+    "initial_conv_kernels",
     "ConvTrainingResult",
 ]

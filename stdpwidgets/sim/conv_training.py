@@ -24,7 +24,14 @@ from ..core import STDPLearner, STDPRule
 from ._checks import check_count, check_positive, make_generator
 from .encoding import ENCODINGS, latency_encode, poisson_encode
 
-__all__ = ["ConvTrainingResult", "default_conv_rule", "winner_take_all_spikes", "train_conv_stdp", "kernel_structure"]
+__all__ = [
+    "ConvTrainingResult",
+    "default_conv_rule",
+    "initial_conv_kernels",
+    "winner_take_all_spikes",
+    "train_conv_stdp",
+    "kernel_structure",
+]
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,48 @@ def default_conv_rule() -> STDPRule:
         tau_pre=5.0, tau_post=5.0, a_plus=0.05, a_minus=0.04,
         weight_dependence="multiplicative", w_min=0.0, w_max=1.0,
     )
+
+
+def _initial_layer(
+    in_channels: int, out_channels: int, kernel_size: int, rule: STDPRule, initial_weight: float,
+    initial_spread: float, generator: Optional[torch.Generator],
+) -> nn.Conv2d:
+    layer = nn.Conv2d(in_channels, out_channels, kernel_size, bias=False)
+    with torch.no_grad():
+        noise = torch.rand(layer.weight.shape, generator=generator) * 2 - 1
+        layer.weight.copy_((initial_weight + initial_spread * noise).clamp(rule.w_min, rule.w_max))
+    return layer
+
+
+def initial_conv_kernels(
+    in_channels: int = 1,
+    out_channels: int = 8,
+    kernel_size: int = 5,
+    *,
+    rule: Optional[STDPRule] = None,
+    initial_weight: float = 0.3,
+    initial_spread: float = 0.1,
+    seed: Optional[int] = 0,
+) -> torch.Tensor:
+    """The kernels :func:`train_conv_stdp` starts from with the same arguments (its first snapshot).
+
+    Uniform in ``initial_weight +- initial_spread``, clipped to the rule's bounds (default
+    :func:`default_conv_rule`); the same ``seed`` gives the same kernels as ``train_conv_stdp``.
+
+    Returns
+    -------
+    Tensor
+        ``(out_channels, in_channels, kernel_size, kernel_size)``.
+    """
+    in_channels = check_count("in_channels", in_channels, minimum=1)
+    out_channels = check_count("out_channels", out_channels, minimum=1)
+    kernel_size = check_count("kernel_size", kernel_size, minimum=1)
+    rule = default_conv_rule() if rule is None else rule
+    if not isinstance(rule, STDPRule):
+        raise TypeError(f"rule must be an STDPRule, got {type(rule).__name__}")
+    generator = make_generator(None, seed, torch.device("cpu")) if seed is not None else None
+    layer = _initial_layer(in_channels, out_channels, kernel_size, rule, initial_weight, initial_spread, generator)
+    return layer.weight.detach()
 
 
 def winner_take_all_spikes(
@@ -255,11 +304,8 @@ def train_conv_stdp(
         kernel_size = check_count("kernel_size", kernel_size, minimum=1)
         if kernel_size > min(images.shape[2:]):
             raise ValueError(f"kernel_size {kernel_size} exceeds the image size {tuple(images.shape[2:])}")
-        layer = nn.Conv2d(in_channels, out_channels, kernel_size, bias=False)
-        with torch.no_grad():
-            noise = torch.rand(layer.weight.shape, generator=generator) * 2 - 1
-            layer.weight.copy_((initial_weight + initial_spread * noise).clamp(rule.w_min, rule.w_max))
-        layer = layer.to(device)
+        layer = _initial_layer(in_channels, out_channels, kernel_size, rule, initial_weight, initial_spread,
+                               generator).to(device)
     elif not isinstance(layer, nn.Conv2d):
         raise TypeError(f"layer must be an nn.Conv2d, got {type(layer).__name__}")
     elif layer.in_channels != in_channels:

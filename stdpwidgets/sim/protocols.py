@@ -4,6 +4,7 @@ The classic plasticity experiment (Bi & Poo 1998; Sjöström, Turrigiano & Nelso
 presynaptic neuron fires at ``start + k / f`` (k = 0 .. n-1) and the postsynaptic neuron fires
 :math:`\Delta t = t_{post} - t_{pre}` later (earlier when negative). The weight change is
 computed with :class:`~stdpwidgets.core.STDPLearner` on a 1x1 ``nn.Linear``.
+:func:`single_pair_weight_changes` runs one isolated pair per lag, all lags in one learner run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "pairing_protocol",
     "pairing_weight_change",
     "pairing_sweep",
+    "single_pair_weight_changes",
 ]
 
 # Lags and periods within this fraction of a step of the grid count as on the grid.
@@ -168,6 +170,65 @@ def _default_w0(rule: STDPRule) -> float:
     return min(max(1.0, rule.w_min), rule.w_max)
 
 
+def _initial_weight(rule: STDPRule, w0: Optional[float]) -> float:
+    """``w0`` checked against the rule's bounds, or the default initial weight."""
+    if not isinstance(rule, STDPRule):
+        raise TypeError(f"rule must be an STDPRule, got {type(rule).__name__}")
+    w0 = _default_w0(rule) if w0 is None else check_real("w0", w0)
+    if not (rule.w_min <= w0 <= rule.w_max):
+        raise ValueError(f"w0 = {w0} lies outside the rule's bounds [{rule.w_min}, {rule.w_max}]")
+    return w0
+
+
+def _diagonal_weight_changes(
+    rule: STDPRule,
+    spike_steps: Sequence[Tuple[torch.Tensor, torch.Tensor]],
+    dt: float,
+    w0: Optional[float],
+    device: Union[str, torch.device],
+    relative: bool,
+    coarsen: bool,
+    learner_kwargs: dict,
+) -> torch.Tensor:
+    """Weight change of each of several independent spike patterns, from one learner run.
+
+    Pattern ``i`` (pre and post step indices on the grid ``dt``) drives synapse ``i``, the
+    diagonal of a float64 ``nn.Linear(n, n)`` whose weights all start at ``w0``: input ``i``
+    and output ``i`` carry only pattern ``i``'s spikes, and weight dependence and bounds act
+    elementwise, so each diagonal weight changes exactly as a lone synapse would (the
+    off-diagonal weights see unrelated spikes and are ignored). With exact trace decay
+    (``coarsen``) the run uses the coarsest grid that holds every spike: the gcd of all the
+    step indices times ``dt`` (traces are exact at any step).
+
+    Returns float64 ``(n,)`` on the CPU: ``w_end - w0``, or ``(w_end - w0) / w0`` with ``relative``.
+    """
+    w0 = _initial_weight(rule, w0)
+    relative = check_bool("relative", relative)
+    coarsen = check_bool("coarsen", coarsen)
+    if relative and w0 == 0:
+        raise ValueError("relative=True needs w0 != 0")
+    for key in ("dt", "update"):
+        if key in learner_kwargs:
+            raise TypeError(f"{key!r} is set by the protocol; do not pass it to the learner")
+    dt = check_positive("dt", dt, "ms")
+    every_step = torch.cat([torch.cat([pre, post]) for pre, post in spike_steps])
+    factor = 1
+    if coarsen and learner_kwargs.get("decay", "exact") == "exact":
+        factor = max(math.gcd(*(int(s) for s in every_step.tolist()), 0), 1)
+    n = len(spike_steps)
+    pre = torch.zeros(int(every_step.max()) // factor + 1, 1, n, dtype=torch.float64, device=device)
+    post = torch.zeros_like(pre)
+    for synapse, (pre_steps, post_steps) in enumerate(spike_steps):
+        pre[(pre_steps // factor).to(device), 0, synapse] = 1.0
+        post[(post_steps // factor).to(device), 0, synapse] = 1.0
+    layer = nn.Linear(n, n, bias=False).to(device=device, dtype=torch.float64)
+    with torch.no_grad():
+        layer.weight.fill_(w0)
+    STDPLearner(layer, rule, dt=dt * factor, **learner_kwargs).run(pre, post)
+    change = layer.weight.detach().diagonal().cpu() - w0
+    return change / w0 if relative else change
+
+
 def pairing_weight_change(
     rule: STDPRule,
     delta_t_ms: float,
@@ -215,37 +276,9 @@ def pairing_weight_change(
     float
         The absolute weight change ``w_end - w0`` (weight units), or the relative one.
     """
-    if not isinstance(rule, STDPRule):
-        raise TypeError(f"rule must be an STDPRule, got {type(rule).__name__}")
-    relative = check_bool("relative", relative)
-    coarsen = check_bool("coarsen", coarsen)
-    w0 = _default_w0(rule) if w0 is None else check_real("w0", w0)
-    if not (rule.w_min <= w0 <= rule.w_max):
-        raise ValueError(f"w0 = {w0} lies outside the rule's bounds [{rule.w_min}, {rule.w_max}]")
-    if relative and w0 == 0:
-        raise ValueError("relative=True needs w0 != 0")
-    for key in ("dt", "update"):
-        if key in learner_kwargs:
-            raise TypeError(f"pairing_weight_change sets {key!r} itself; do not pass it to the learner")
-    pre_steps, post_steps, steps = pairing_spike_steps(n_pairs, delta_t_ms, frequency_hz, dt)
-    dt = float(dt)
-    factor = 1
-    if coarsen and learner_kwargs.get("decay", "exact") == "exact":
-        factor = math.gcd(*(int(s) for s in torch.cat([pre_steps, post_steps]).tolist()), 0)
-        factor = max(factor, 1)
-    pre_index, post_index = pre_steps // factor, post_steps // factor
-    sim_steps = (steps - 1) // factor + 1
-    layer = nn.Linear(1, 1, bias=False).to(device=device, dtype=torch.float64)
-    with torch.no_grad():
-        layer.weight.fill_(w0)
-    learner = STDPLearner(layer, rule, dt=dt * factor, **learner_kwargs)
-    pre = torch.zeros(sim_steps, 1, 1, dtype=torch.float64, device=device)
-    post = torch.zeros_like(pre)
-    pre[pre_index.to(device), 0, 0] = 1.0
-    post[post_index.to(device), 0, 0] = 1.0
-    learner.run(pre, post)
-    change = float(layer.weight.detach().reshape(())) - w0
-    return change / w0 if relative else change
+    pre_steps, post_steps, _ = pairing_spike_steps(n_pairs, delta_t_ms, frequency_hz, dt)
+    change = _diagonal_weight_changes(rule, [(pre_steps, post_steps)], dt, w0, device, relative, coarsen, learner_kwargs)
+    return float(change[0])
 
 
 def pairing_sweep(
@@ -256,9 +289,18 @@ def pairing_sweep(
     dt: float = 0.1,
     w0: Optional[float] = None,
     device: Union[str, torch.device] = "cpu",
-    **kwargs,
+    *,
+    relative: bool = False,
+    coarsen: bool = True,
+    **learner_kwargs,
 ) -> PairingCurve:
     """:func:`pairing_weight_change` over every combination of lags and frequencies.
+
+    The protocols of one frequency run side by side in one :class:`STDPLearner` run (lag ``i``
+    drives the ``i``-th diagonal synapse of an ``nn.Linear(n, n)``; weight dependence and
+    bounds act elementwise) on the coarsest grid that holds all their spikes, so each entry
+    equals :func:`pairing_weight_change` for that protocol to rounding, and a sweep over 24
+    lags costs about what a few single protocols do.
 
     Parameters
     ----------
@@ -267,8 +309,8 @@ def pairing_sweep(
         Lags in ms (each a multiple of ``dt``).
     frequency_hz : float or sequence of float
         Frequencies in Hz.
-    n_pairs, dt, w0, device, **kwargs
-        As for :func:`pairing_weight_change` (``relative``, ``decay``, ...).
+    n_pairs, dt, w0, device, relative, coarsen, **learner_kwargs
+        As for :func:`pairing_weight_change` (``decay``, ``traces_first``, ...).
 
     Returns
     -------
@@ -285,7 +327,63 @@ def pairing_sweep(
     if lags.numel() == 0 or freqs.numel() == 0:
         raise ValueError("delta_t_ms and frequency_hz need at least one value each")
     table = torch.empty(lags.numel(), freqs.numel(), dtype=torch.float64)
-    for i, lag in enumerate(lags.tolist()):
-        for j, freq in enumerate(freqs.tolist()):
-            table[i, j] = pairing_weight_change(rule, lag, freq, n_pairs, dt, w0, device, **kwargs)
+    for column, freq in enumerate(freqs.tolist()):
+        # one run per frequency: its protocols share the pre spikes and most of the grid (runs
+        # of different frequencies together would add up their events and refine the grid)
+        placed = [pairing_spike_steps(n_pairs, lag, freq, dt)[:2] for lag in lags.tolist()]
+        table[:, column] = _diagonal_weight_changes(rule, placed, dt, w0, device, relative, coarsen, learner_kwargs)
     return PairingCurve(lags, freqs, table)
+
+
+def single_pair_weight_changes(
+    rule: STDPRule,
+    delta_t_ms: Union[float, Sequence[float], torch.Tensor],
+    w0: Optional[float] = None,
+    dt: float = 1.0,
+    device: Union[str, torch.device] = "cpu",
+) -> torch.Tensor:
+    r"""Weight change caused by one isolated pre/post pair at each lag, simulated by :class:`STDPLearner`.
+
+    The learner's counterpart of the closed-form window :func:`~stdpwidgets.core.stdp_window`
+    (they agree to rounding for every pairing and weight dependence: one pair is one update).
+    Every lag gets its own synapse, the diagonal of a float64 ``nn.Linear(n, n)``: synapse
+    ``i`` joins input ``i`` to output ``i`` and sees only lag ``i``'s pair (weight dependence
+    and bounds act elementwise; off-diagonal weights see unpaired spikes and are ignored), so
+    one :meth:`STDPLearner.run` gives the whole curve.
+
+    Parameters
+    ----------
+    rule : STDPRule
+        The plasticity rule.
+    delta_t_ms : float or sequence of float
+        :math:`\Delta t = t_{post} - t_{pre}` per synapse, ms; each a multiple of ``dt``. A lag
+        of 0 puts both spikes in one step, which makes no pair under the learner's default
+        ordering (change 0).
+    w0 : float, optional
+        Weight of every synapse before its pair; default: the middle of the rule's bounds
+        when both are finite, else 1 (clipped to the bounds).
+    dt : float
+        Time step, ms (default 1).
+    device : str or torch.device
+        Where the learner runs.
+
+    Returns
+    -------
+    Tensor
+        float64 ``(n_lags,)`` on the CPU: ``w_after - w0`` per lag (weight units).
+
+    Examples
+    --------
+    >>> rule = STDPRule(16.8, 33.7, 0.01, 0.0105)
+    >>> single_pair_weight_changes(rule, [-10.0, 10.0])   # about [-0.0078, 0.0055]
+    """
+    dt = check_positive("dt", dt, "ms")
+    lags = torch.as_tensor(delta_t_ms, dtype=torch.float64).reshape(-1)
+    if lags.numel() == 0:
+        raise ValueError("delta_t_ms needs at least one lag")
+    if not bool(torch.isfinite(lags).all()):
+        raise ValueError(f"every lag must be finite, got {lags.tolist()}")
+    lag_steps = [_lag_steps(float(lag), dt) for lag in lags.tolist()]
+    first_pre = max(abs(lag) for lag in lag_steps)  # so that the earliest post spike is at step >= 0
+    placed = [(torch.tensor([first_pre]), torch.tensor([first_pre + lag])) for lag in lag_steps]
+    return _diagonal_weight_changes(rule, placed, dt, w0, device, False, True, {})

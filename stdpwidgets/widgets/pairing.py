@@ -2,7 +2,7 @@ r"""PairingExplorer: n pre/post pairs at lag :math:`\Delta t` and frequency f, a
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -11,12 +11,12 @@ from torch import nn
 
 from ..core import STDPLearner, STDPRule
 from ..plots import pairing_figure
-from ..sim import pairing_protocol, pairing_spike_steps
+from ..sim import pairing_protocol, pairing_sweep
 from .base import Explorer
 from .controls import RULE_DEPENDENCES, apply_initial_values, dropdown, float_slider, int_slider, log_slider
 from .window import window_rule
 
-__all__ = ["PairingExplorer", "protocol_weight_changes", "SWEEP_LAGS_MS", "SWEEP_FREQUENCIES_HZ"]
+__all__ = ["PairingExplorer", "SWEEP_LAGS_MS", "SWEEP_FREQUENCIES_HZ"]
 
 #: Lags of the Δt sweep, ms (those not shorter than the pairing period are left out).
 SWEEP_LAGS_MS = (-100, -80, -60, -45, -35, -25, -20, -15, -10, -6, -3, -1,
@@ -25,46 +25,14 @@ SWEEP_LAGS_MS = (-100, -80, -60, -45, -35, -25, -20, -15, -10, -6, -3, -1,
 SWEEP_FREQUENCIES_HZ = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)
 
 
-def protocol_weight_changes(
-    rule: STDPRule,
-    protocols: Sequence[Tuple[int, float, float]],
-    dt: float,
-    w0: float,
-    device: Union[str, torch.device] = "cpu",
-) -> np.ndarray:
-    r"""Weight change after each of several pairing protocols, in one :class:`STDPLearner` run.
-
-    Each protocol ``(n_pairs, delta_t_ms, frequency_hz)`` drives its own synapse, with spikes placed as
-    :func:`stdpwidgets.sim.pairing_spike_steps` places them, so each entry equals
-    :func:`stdpwidgets.sim.pairing_weight_change` for that protocol (absolute change).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``w_end - w0`` per protocol (float64).
-    """
-    placed = [pairing_spike_steps(n, lag, f, dt) for n, lag, f in protocols]
-    count = len(placed)
-    steps = max(total for _, _, total in placed)
-    pre = torch.zeros(steps, 1, count, dtype=torch.float64, device=device)
-    post = torch.zeros_like(pre)
-    for channel, (pre_steps, post_steps, _) in enumerate(placed):
-        pre[pre_steps.to(device), 0, channel] = 1.0
-        post[post_steps.to(device), 0, channel] = 1.0
-    layer = nn.Linear(count, count, bias=False).to(device=device, dtype=torch.float64)
-    with torch.no_grad():
-        layer.weight.fill_(float(w0))
-    STDPLearner(layer, rule, dt=dt).run(pre, post)
-    return layer.weight.detach().diagonal().cpu().numpy() - float(w0)
-
-
 class PairingExplorer(Explorer):
     r"""A pairing protocol: ``n_pairs`` pre/post pairs at lag ``delta_t`` and frequency ``frequency``.
 
     Left: the protocol's spikes, traces and weight, from :func:`stdpwidgets.sim.pairing_protocol`
     and one ``STDPLearner.run(..., record=True)`` on a 1x1 ``nn.Linear``. Right: the weight
     change after the protocol as a function of :math:`\Delta t` (at the chosen frequency) or of
-    the frequency (at the chosen :math:`\Delta t`), the current protocol marked.
+    the frequency (at the chosen :math:`\Delta t`), from :func:`stdpwidgets.sim.pairing_sweep`,
+    the current protocol marked.
 
     Parameters
     ----------
@@ -115,15 +83,16 @@ class PairingExplorer(Explorer):
         if params["sweep"] == "delta_t":
             values = np.array([v for v in SWEEP_LAGS_MS if fits(v, freq)], dtype=np.float64)
             key = ("delta_t", rule, n, freq, dt, w0)
-            protocols = [(n, float(v), freq) for v in values]
         else:
             values = np.array([f for f in SWEEP_FREQUENCIES_HZ if fits(lag, f)], dtype=np.float64)
             key = ("frequency", rule, n, lag, dt, w0)
-            protocols = [(n, lag, float(f)) for f in values]
         if key not in self._sweep_cache:
             if len(self._sweep_cache) > 32:
                 self._sweep_cache.clear()
-            changes = protocol_weight_changes(rule, protocols, dt, w0, self.device) if protocols else np.zeros(0)
+            changes = np.zeros(0)
+            if values.size:
+                lags, freqs = (values, freq) if params["sweep"] == "delta_t" else (lag, values)
+                changes = pairing_sweep(rule, lags, freqs, n, dt, w0, self.device).weight_change.reshape(-1).numpy()
             self._sweep_cache[key] = (values, changes)
         return self._sweep_cache[key]
 

@@ -7,14 +7,14 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
-from ..core import STDPLearner, STDPRule, stdp_window
+from ..core import STDPRule, stdp_window
 from ..plots import BI_POO_TAU_POST_MS, BI_POO_TAU_PRE_MS, window_figure
+from ..sim import single_pair_weight_changes
 from .base import Explorer
 from .controls import RULE_DEPENDENCES, apply_initial_values, dropdown, float_slider, log_slider
 
-__all__ = ["WindowExplorer", "window_rule", "single_pair_changes"]
+__all__ = ["WindowExplorer", "window_rule"]
 
 #: Lags (ms) at which single pairs are simulated with the learner (dots on the curve).
 SIMULATED_LAGS_MS = (-100, -80, -60, -45, -30, -20, -12, -6, -2, 2, 6, 12, 20, 30, 45, 60, 80, 100)
@@ -34,53 +34,13 @@ def window_rule(params: Dict[str, Any]) -> STDPRule:
     )
 
 
-def single_pair_changes(rule: STDPRule, lags_ms, w: float, dt: float = 1.0, device="cpu") -> np.ndarray:
-    r"""Weight change of one isolated pre/post pair at each lag, simulated by :class:`STDPLearner`.
-
-    Every lag gets its own synapse: the diagonal of an ``nn.Linear(n, n)`` (synapse ``i``
-    joins input ``i`` to output ``i`` and sees only lag ``i``'s pair; dependence and bounds act
-    elementwise), so one learner run gives the whole curve.
-
-    Parameters
-    ----------
-    rule : STDPRule
-    lags_ms : sequence of float
-        :math:`\Delta t = t_{post} - t_{pre}` per synapse, multiples of ``dt``.
-    w : float
-        Initial weight of every synapse.
-    dt : float
-        Time step, ms.
-    device : str or torch.device
-
-    Returns
-    -------
-    numpy.ndarray
-        ``w_after - w`` per lag.
-    """
-    lags = np.asarray(lags_ms, dtype=np.float64)
-    steps_lag = np.rint(lags / dt).astype(int)
-    if np.any(np.abs(steps_lag * dt - lags) > 1e-9):
-        raise ValueError(f"every lag must be a multiple of dt = {dt} ms")
-    n = lags.size
-    margin = int(np.abs(steps_lag).max()) + 2
-    steps = 2 * margin + 1
-    pre = torch.zeros(steps, 1, n, dtype=torch.float64, device=device)
-    post = torch.zeros_like(pre)
-    pre[margin, 0, :] = 1.0
-    post[torch.as_tensor(margin + steps_lag, device=device), 0, torch.arange(n, device=device)] = 1.0
-    layer = nn.Linear(n, n, bias=False).to(device=device, dtype=torch.float64)
-    with torch.no_grad():
-        layer.weight.fill_(float(w))
-    STDPLearner(layer, rule, dt=dt).run(pre, post)
-    return (layer.weight.detach().diagonal().cpu().numpy() - float(w)).astype(np.float64)
-
-
 class WindowExplorer(Explorer):
     r"""Explore the pair STDP window :math:`W(\Delta t)` and its weight dependence.
 
     The curve is the core's :func:`~stdpwidgets.core.stdp_window` at the chosen current
     weight; the dots are single pairs simulated by :class:`~stdpwidgets.core.STDPLearner`
-    (they lie on the curve: the trace rule reproduces the window); the dashed curve is the
+    (:func:`stdpwidgets.sim.single_pair_weight_changes`; they lie on the curve: the trace rule
+    reproduces the window); the dashed curve is the
     exponential fit to the Bi & Poo data (:math:`\tau_+ = 16.8` ms, :math:`\tau_- = 33.7` ms)
     with the same amplitudes. The right panel shows :math:`F_+(w)` and :math:`F_-(w)`.
     For one isolated pair, all-to-all and nearest pairing give the same window.
@@ -136,7 +96,7 @@ class WindowExplorer(Explorer):
             "window": stdp_window(lags, rule, w).numpy(),
             "reference": stdp_window(lags, reference_rule, w).numpy(),
             "simulated_delta_t_ms": simulated_lags,
-            "simulated_change": single_pair_changes(rule, simulated_lags, w, device=self.device),
+            "simulated_change": single_pair_weight_changes(rule, simulated_lags, w, device=self.device).numpy(),
             "weights": grid.numpy(),
             "f_plus": torch.broadcast_to(f_plus, grid.shape).numpy().copy(),
             "f_minus": torch.broadcast_to(f_minus, grid.shape).numpy().copy(),
