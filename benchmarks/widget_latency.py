@@ -80,8 +80,8 @@ def main() -> None:
         explorer.train_button.click()
         total = time.perf_counter() - start
         print(f"{cls.__name__:16s} training {total:6.2f} s, {explorer.data['ms_per_step'] * 1000:.0f} µs per "
-              f"step ({explorer.data.get('steps', len(explorer.data.get('pre', [])))} steps), redraw "
-              f"{explorer.last_redraw_ms:.0f} ms in all")
+              f"step ({explorer.data['steps']} steps), train + redraw {explorer.last_redraw_ms:.0f} ms; "
+              f"{explorer.message.value.split('>', 1)[1].rsplit('<', 1)[0]}")
     print("goal met" if ok else "goal NOT met")
 
 

@@ -14,13 +14,7 @@ from stdpwidgets.sim import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These runs are many tiny tensor ops: one thread avoids oversubscription on a shared CI box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # many tiny tensor ops (see conftest)
 
 
 def test_digits_loader():

@@ -8,13 +8,7 @@ from stdpwidgets.core import STDPLearner, STDPRule, multiplicative_fixed_point
 from stdpwidgets.sim import simulate_poisson_layer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Many tiny tensor ops: one thread avoids oversubscription on a shared CI box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # many tiny tensor ops (see conftest)
 
 
 def rule(dependence, a_plus=0.02, a_minus=0.0112):
