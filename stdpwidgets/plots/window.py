@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ._figure import as_array, check_figure, mark_dynamic, new_figure, nice_limits, set_limits, stable_limits
+from ._figure import as_array, check_figure, mark_dynamic, new_figure, set_limits, stable_limits
 
 __all__ = ["window_figure", "BI_POO_TAU_PRE_MS", "BI_POO_TAU_POST_MS"]
 

@@ -16,7 +16,6 @@ duration_ms=100_000.0, dt=0.1, a_plus=0.01`` for the original (minutes of CPU ti
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple, Union
 

@@ -11,6 +11,8 @@ from typing import Any, Dict, Sequence
 
 import ipywidgets as widgets
 
+from ..core import STDPRule
+
 __all__ = [
     "float_slider",
     "log_slider",
@@ -18,6 +20,8 @@ __all__ = [
     "dropdown",
     "checkbox",
     "apply_initial_values",
+    "rule_controls",
+    "rule_from_params",
     "RULE_DEPENDENCES",
 ]
 
@@ -110,3 +114,39 @@ def apply_initial_values(controls: Dict[str, Any], values: Dict[str, Any], owner
         if not _fits(control, value):
             raise ValueError(f"{owner}: {name} = {value!r} is not allowed; use a value {_allowed(control)}")
         control.value = int(value) if isinstance(control, widgets.IntSlider) else value
+
+
+def rule_controls(
+    tau_pre: float = 16.8,
+    tau_post: float = 33.7,
+    a_plus: float = 0.01,
+    a_minus: float = 0.0105,
+    pairing: str = "all-to-all",
+    weight_dependence: str = "additive",
+) -> Dict[str, Any]:
+    """The six controls of an :class:`~stdpwidgets.core.STDPRule`, with the explorers' ranges.
+
+    Parameters are the initial values: time constants in ms (1 to 100), amplitudes (1e-4 to 0.1).
+    """
+    return {
+        "tau_pre": float_slider("τ+ (pre, ms)", tau_pre, 1.0, 100.0, 0.1),
+        "tau_post": float_slider("τ− (post, ms)", tau_post, 1.0, 100.0, 0.1),
+        "a_plus": log_slider("A+", a_plus, 1e-4, 0.1),
+        "a_minus": log_slider("A−", a_minus, 1e-4, 0.1),
+        "pairing": dropdown("pairing", pairing, ("all-to-all", "nearest")),
+        "weight_dependence": dropdown("weight dependence", weight_dependence, RULE_DEPENDENCES),
+    }
+
+
+def rule_from_params(params: Dict[str, Any]) -> STDPRule:
+    """The :class:`STDPRule` that the values of :func:`rule_controls` describe (weights in [0, 1])."""
+    return STDPRule(
+        tau_pre=float(params["tau_pre"]),
+        tau_post=float(params["tau_post"]),
+        a_plus=float(params["a_plus"]),
+        a_minus=float(params["a_minus"]),
+        pairing=params["pairing"],
+        weight_dependence=params["weight_dependence"],
+        w_min=0.0,
+        w_max=1.0,
+    )

@@ -13,8 +13,7 @@ from matplotlib.figure import Figure
 from ..plots import kernel_figure
 from ..sim import ENCODINGS, generated_patterns, initial_conv_kernels, kernel_structure, load_digit_images, train_conv_stdp
 from .base import Explorer
-from .controls import RULE_DEPENDENCES, apply_initial_values, dropdown, float_slider, int_slider, log_slider
-from .window import window_rule
+from .controls import apply_initial_values, dropdown, int_slider, rule_controls, rule_from_params
 
 __all__ = ["ConvExplorer"]
 
@@ -68,12 +67,7 @@ class ConvExplorer(Explorer):
             "kernel_size": int_slider("kernel size", 5, 2, 8),
             "encoding": dropdown("encoding", "latency", ENCODINGS),
             "steps_per_image": int_slider("steps per image", 15, 5, 100, 5),
-            "tau_pre": float_slider("τ+ (pre, ms)", 5.0, 1.0, 100.0, 0.1),
-            "tau_post": float_slider("τ− (post, ms)", 5.0, 1.0, 100.0, 0.1),
-            "a_plus": log_slider("A+", 0.05, 1e-4, 0.1),
-            "a_minus": log_slider("A−", 0.04, 1e-4, 0.1),
-            "pairing": dropdown("pairing", "all-to-all", ("all-to-all", "nearest")),
-            "weight_dependence": dropdown("weight dependence", "multiplicative", RULE_DEPENDENCES),
+            **rule_controls(tau_pre=5.0, tau_post=5.0, a_plus=0.05, a_minus=0.04, weight_dependence='multiplicative'),
             "seed": int_slider("seed", 0, 0, 999),
         }
         apply_initial_values(controls, initial, type(self).__name__)
@@ -100,7 +94,7 @@ class ConvExplorer(Explorer):
             self.redraw()
 
     def _compute(self, params: Dict[str, Any]) -> Dict[str, Any]:
-        rule = window_rule(params)
+        rule = rule_from_params(params)
         images = _images(params["images"], int(params["n_images"]), int(params["seed"]))
         presented = images.shape[0] * int(params["epochs"])
         self.progress.max = presented
@@ -134,7 +128,7 @@ class ConvExplorer(Explorer):
 
     def _show_untrained(self) -> None:
         params = self.parameters
-        rule = window_rule(params)
+        rule = rule_from_params(params)
         kernels = initial_conv_kernels(1, int(params["n_kernels"]), int(params["kernel_size"]), rule=rule,
                                        seed=int(params["seed"]))
         self.data = {"kernels": kernels.double().numpy()[None], "images_seen": np.zeros(1, dtype=int),

@@ -13,8 +13,7 @@ from matplotlib.figure import Figure
 from ..plots import weight_matrix_figure
 from ..sim import simulate_poisson_layer
 from .base import Explorer
-from .controls import RULE_DEPENDENCES, apply_initial_values, dropdown, float_slider, int_slider, log_slider
-from .window import window_rule
+from .controls import apply_initial_values, float_slider, int_slider, log_slider, rule_controls, rule_from_params
 
 __all__ = ["LayerExplorer"]
 
@@ -55,12 +54,7 @@ class LayerExplorer(Explorer):
             "n_outputs": int_slider("outputs", 50, 1, 100),
             "rate": float_slider("input rate (Hz)", 20.0, 1.0, 50.0, 1.0),
             "coupling": log_slider("coupling", 0.2, 1e-3, 0.5),
-            "tau_pre": float_slider("τ+ (pre, ms)", 16.8, 1.0, 100.0, 0.1),
-            "tau_post": float_slider("τ− (post, ms)", 33.7, 1.0, 100.0, 0.1),
-            "a_plus": log_slider("A+", 0.02, 1e-4, 0.1),
-            "a_minus": log_slider("A−", 0.0112, 1e-4, 0.1),
-            "pairing": dropdown("pairing", "all-to-all", ("all-to-all", "nearest")),
-            "weight_dependence": dropdown("weight dependence", "additive", RULE_DEPENDENCES),
+            **rule_controls(a_plus=0.02, a_minus=0.0112),
             "duration": float_slider("duration (ms)", 30000.0, 1000.0, 100000.0, 1000.0, ".0f"),
             "seed": int_slider("seed", 0, 0, 999),
         }
@@ -81,7 +75,7 @@ class LayerExplorer(Explorer):
         self.show_message("parameters changed: press train")
 
     def _compute(self, params: Dict[str, Any]) -> Dict[str, Any]:
-        rule = window_rule(params)
+        rule = rule_from_params(params)
         steps = int(round(float(params["duration"])))  # dt = 1 ms
         self.progress.max = steps
         self.progress.value = 0
@@ -114,7 +108,7 @@ class LayerExplorer(Explorer):
     def _show_untrained(self) -> None:
         params = self.parameters
         w = np.full((int(params["n_outputs"]), int(params["n_inputs"])), 0.5)
-        self.data = {"times_ms": np.zeros(1), "weights": w[None], "snapshot": 0, "rule": window_rule(params)}
+        self.data = {"times_ms": np.zeros(1), "weights": w[None], "snapshot": 0, "rule": rule_from_params(params)}
         self.redraw()
         self.show_message("press train to simulate")
 

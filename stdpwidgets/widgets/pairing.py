@@ -13,8 +13,7 @@ from ..core import STDPLearner, STDPRule
 from ..plots import pairing_figure
 from ..sim import pairing_protocol, pairing_sweep
 from .base import Explorer
-from .controls import RULE_DEPENDENCES, apply_initial_values, dropdown, float_slider, int_slider, log_slider
-from .window import window_rule
+from .controls import apply_initial_values, dropdown, float_slider, int_slider, log_slider, rule_controls, rule_from_params
 
 __all__ = ["PairingExplorer", "SWEEP_LAGS_MS", "SWEEP_FREQUENCIES_HZ"]
 
@@ -60,12 +59,7 @@ class PairingExplorer(Explorer):
             "delta_t": float_slider("Δt = t_post − t_pre (ms)", 10.0, -100.0, 100.0, 1.0, ".0f"),
             "frequency": log_slider("frequency (Hz)", 5.0, 0.5, 50.0),
             "sweep": dropdown("sweep", "delta_t", (("Δw vs Δt", "delta_t"), ("Δw vs frequency", "frequency"))),
-            "tau_pre": float_slider("τ+ (pre, ms)", 16.8, 1.0, 100.0, 0.1),
-            "tau_post": float_slider("τ− (post, ms)", 33.7, 1.0, 100.0, 0.1),
-            "a_plus": log_slider("A+", 0.01, 1e-4, 0.1),
-            "a_minus": log_slider("A−", 0.0105, 1e-4, 0.1),
-            "pairing": dropdown("pairing", "all-to-all", ("all-to-all", "nearest")),
-            "weight_dependence": dropdown("weight dependence", "additive", RULE_DEPENDENCES),
+            **rule_controls(),
             "w0": float_slider("initial weight", 0.5, 0.0, 1.0, 0.01),
             "dt": dropdown("dt (ms)", 1.0, (0.1, 0.5, 1.0)),
         }
@@ -97,7 +91,7 @@ class PairingExplorer(Explorer):
         return self._sweep_cache[key]
 
     def _compute(self, params: Dict[str, Any]) -> Dict[str, Any]:
-        rule = window_rule(params)
+        rule = rule_from_params(params)
         dt = float(params["dt"])
         pre, post = pairing_protocol(int(params["n_pairs"]), float(params["delta_t"]), float(params["frequency"]),
                                      dt, tail_ms=50.0, device=self.device, dtype=torch.float64)

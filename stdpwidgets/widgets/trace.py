@@ -16,10 +16,7 @@ from ..core import STDPLearner, poisson_drift
 from ..plots import trace_figure
 from ..sim import poisson_spikes
 from .base import Explorer
-from .controls import (
-    RULE_DEPENDENCES, apply_initial_values, checkbox, dropdown, float_slider, int_slider, log_slider,
-)
-from .window import window_rule
+from .controls import apply_initial_values, checkbox, dropdown, float_slider, int_slider, rule_controls, rule_from_params
 
 __all__ = ["TraceExplorer", "TIME_STEPS_MS"]
 
@@ -76,12 +73,7 @@ class TraceExplorer(Explorer):
             "two_phases": checkbox("second phase, other rates", True),
             "rate_pre_2": float_slider("phase 2 pre (Hz)", 50.0, 0.0, 100.0, 1.0),
             "rate_post_2": float_slider("phase 2 post (Hz)", 10.0, 0.0, 100.0, 1.0),
-            "tau_pre": float_slider("τ+ (pre, ms)", 16.8, 1.0, 100.0, 0.1),
-            "tau_post": float_slider("τ− (post, ms)", 33.7, 1.0, 100.0, 0.1),
-            "a_plus": log_slider("A+", 0.01, 1e-4, 0.1),
-            "a_minus": log_slider("A−", 0.0075, 1e-4, 0.1),
-            "pairing": dropdown("pairing", "nearest", ("all-to-all", "nearest")),
-            "weight_dependence": dropdown("weight dependence", "additive", RULE_DEPENDENCES),
+            **rule_controls(a_minus=0.0075, pairing='nearest'),
             "w0": float_slider("initial weight", 0.5, 0.0, 1.0, 0.01),
             "duration": float_slider("duration (ms)", 4000.0, 100.0, 5000.0, 100.0, ".0f"),
             "dt": dropdown("dt (ms)", 1.0, TIME_STEPS_MS),
@@ -112,7 +104,7 @@ class TraceExplorer(Explorer):
         return out
 
     def _compute(self, params: Dict[str, Any]) -> Dict[str, Any]:
-        rule = window_rule(params)
+        rule = rule_from_params(params)
         dt = float(params["dt"])
         steps = int(round(float(params["duration"]) / dt))
         rates = self.rates(params, steps)

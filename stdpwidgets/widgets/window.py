@@ -12,26 +12,12 @@ from ..core import STDPRule, stdp_window
 from ..plots import BI_POO_TAU_POST_MS, BI_POO_TAU_PRE_MS, window_figure
 from ..sim import single_pair_weight_changes
 from .base import Explorer
-from .controls import RULE_DEPENDENCES, apply_initial_values, dropdown, float_slider, log_slider
+from .controls import apply_initial_values, float_slider, rule_controls, rule_from_params
 
-__all__ = ["WindowExplorer", "window_rule"]
+__all__ = ["WindowExplorer"]
 
 #: Lags (ms) at which single pairs are simulated with the learner (dots on the curve).
 SIMULATED_LAGS_MS = (-100, -80, -60, -45, -30, -20, -12, -6, -2, 2, 6, 12, 20, 30, 45, 60, 80, 100)
-
-
-def window_rule(params: Dict[str, Any]) -> STDPRule:
-    """The :class:`STDPRule` an explorer's parameters describe (weights bounded to [0, 1])."""
-    return STDPRule(
-        tau_pre=float(params["tau_pre"]),
-        tau_post=float(params["tau_post"]),
-        a_plus=float(params["a_plus"]),
-        a_minus=float(params["a_minus"]),
-        pairing=params["pairing"],
-        weight_dependence=params["weight_dependence"],
-        w_min=0.0,
-        w_max=1.0,
-    )
 
 
 class WindowExplorer(Explorer):
@@ -67,12 +53,7 @@ class WindowExplorer(Explorer):
 
     def __init__(self, *, device: Union[str, torch.device] = "cpu", **initial: Any) -> None:
         controls = {
-            "tau_pre": float_slider("τ+ (pre, ms)", 16.8, 1.0, 100.0, 0.1),
-            "tau_post": float_slider("τ− (post, ms)", 33.7, 1.0, 100.0, 0.1),
-            "a_plus": log_slider("A+", 0.01, 1e-4, 0.1),
-            "a_minus": log_slider("A−", 0.0105, 1e-4, 0.1),
-            "pairing": dropdown("pairing", "all-to-all", ("all-to-all", "nearest")),
-            "weight_dependence": dropdown("weight dependence", "additive", RULE_DEPENDENCES),
+            **rule_controls(),
             "w": float_slider("current weight w", 0.5, 0.0, 1.0, 0.01),
         }
         apply_initial_values(controls, initial, type(self).__name__)
@@ -80,7 +61,7 @@ class WindowExplorer(Explorer):
         self.refresh()
 
     def _compute(self, params: Dict[str, Any]) -> Dict[str, Any]:
-        rule = window_rule(params)
+        rule = rule_from_params(params)
         w = float(params["w"])
         lags = np.linspace(-100.0, 100.0, 401)
         reference_rule = STDPRule(
