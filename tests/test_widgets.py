@@ -29,7 +29,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def rule_of(params):
     return STDPRule(params["tau_pre"], params["tau_post"], params["a_plus"], params["a_minus"],
                     pairing=params["pairing"], weight_dependence=params["weight_dependence"],
-                    w_min=0.0, w_max=1.0)
+                    mu=params["mu"], w_min=0.0, w_max=1.0)
 
 
 def other_value(control):
@@ -75,7 +75,7 @@ def check_window(explorer):
         data["simulated_change"], single_pair_weight_changes(rule, data["simulated_delta_t_ms"], params["w"]).numpy()
     )
     reference = STDPRule(16.8, 33.7, rule.a_plus, rule.a_minus, weight_dependence=rule.weight_dependence,
-                         w_min=0.0, w_max=1.0)
+                         mu=rule.mu, w_min=0.0, w_max=1.0)
     np.testing.assert_array_equal(data["reference"], stdp_window(data["delta_t_ms"], reference, params["w"]).numpy())
 
 
@@ -89,6 +89,16 @@ def test_window_explorer_every_control():
         check_window(explorer)
     explorer.controls["tau_pre"].value = 30.0
     check_window(explorer)
+
+
+def test_window_explorer_gutig_mu():
+    explorer = WindowExplorer(weight_dependence="gutig", mu=0.3, w=0.2)
+    assert not explorer.controls["mu"].disabled
+    check_window(explorer)
+    soft = STDPRule(16.8, 33.7, 0.01, 0.0105, weight_dependence="gutig", mu=0.3, w_min=0.0, w_max=1.0)
+    np.testing.assert_allclose(explorer.data["window"], stdp_window(explorer.data["delta_t_ms"], soft, 0.2).numpy())
+    explorer.controls["weight_dependence"].value = "additive"
+    assert explorer.controls["mu"].disabled
 
 
 # ---------------------------------------------------------------- TraceExplorer
@@ -295,3 +305,18 @@ def test_lazy_names_do_not_import_matplotlib_or_ipywidgets():
         "try:\n    lazy.lazy_getattr('nope')\nexcept AttributeError:\n    pass\nelse:\n    raise SystemExit('no error')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_explorers_work_when_the_default_dtype_is_float64():
+    """A notebook that called torch.set_default_dtype(torch.float64) must not break them."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        explorers = [WindowExplorer(), TraceExplorer(duration=500.0), PairingExplorer(), LayerExplorer(duration=1000.0),
+                     ConvExplorer(n_images=20)]
+        for explorer in explorers[3:]:
+            explorer.train_button.click()
+        for explorer in explorers:
+            assert explorer.error is None, (type(explorer).__name__, explorer.error)
+    finally:
+        torch.set_default_dtype(previous)

@@ -30,8 +30,10 @@ class STDPHistory(NamedTuple):
         Total weight change of the run, shaped like the weight.
     weights : Tensor
         Weight after each step, ``(T, *weight.shape)``.
-    pre_traces, post_traces : Tensor
-        Traces after each step (spikes included), ``(T, batch, ...)``.
+    pre_traces : Tensor
+        Presynaptic trace after each step (spikes included), ``(T, batch, *layer input)``.
+    post_traces : Tensor
+        Postsynaptic trace after each step (spikes included), ``(T, batch, *layer output)``.
     """
 
     dw: torch.Tensor

@@ -42,7 +42,7 @@ def kernel_figure(
         A figure made by an earlier call with the same number and shape of kernels; its images
         are updated in place.
     figsize, dpi
-        Size of a new figure (default: about 1 inch per kernel).
+        Size of a new figure (default: about 1.3 inch per kernel, at least 4.5 inch wide).
 
     Returns
     -------
@@ -67,11 +67,11 @@ def kernel_figure(
     if high <= low:
         high = low + 1e-9
     if figure is None:
-        cols = columns or int(math.ceil(math.sqrt(count)))
+        cols = columns or min(count, max(4, int(math.ceil(math.sqrt(count)))))
         rows = int(math.ceil(count / cols))
-        size = figsize or (max(2.5, 1.0 * cols), max(1.6, 1.0 * rows + 0.35))
+        size = figsize or (max(4.5, 1.3 * cols), max(1.8, 1.3 * rows + 0.4))
         figure = new_figure("kernel_figure", size, dpi)
-        figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.35 / size[1], wspace=0.08, hspace=0.08)
+        figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.4 / size[1], wspace=0.08, hspace=0.08)
         axes = np.atleast_1d(figure.subplots(rows, cols, squeeze=False)).ravel()
         images = []
         for index, ax in enumerate(axes):

@@ -97,7 +97,8 @@ def trace_figure(
             else:
                 (art[name],) = ax.plot([], [], color=colors[side], lw=1.2)
             ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-            ax.yaxis.set_major_locator(MaxNLocator(3))
+            if not name.endswith("spikes"):  # rasters carry no y scale
+                ax.yaxis.set_major_locator(MaxNLocator(3))
             ax.tick_params(labelsize=8)
         axes[-1].set_xlabel("time (ms)")
         art["phase"] = [ax.axvline(np.nan, color="0.5", ls=":", lw=1) for ax in axes]

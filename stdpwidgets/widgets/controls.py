@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: Weight dependences offered by the explorers (names of :class:`~stdpwidgets.core.STDPRule`).
-RULE_DEPENDENCES = ("additive", "multiplicative", "van-rossum")
+RULE_DEPENDENCES = ("additive", "multiplicative", "gutig", "van-rossum")
 
 _LAYOUT = {"width": "330px"}
 _STYLE = {"description_width": "120px"}
@@ -123,19 +123,29 @@ def rule_controls(
     a_minus: float = 0.0105,
     pairing: str = "all-to-all",
     weight_dependence: str = "additive",
+    mu: float = 0.5,
 ) -> Dict[str, Any]:
-    """The six controls of an :class:`~stdpwidgets.core.STDPRule`, with the explorers' ranges.
+    """The seven controls of an :class:`~stdpwidgets.core.STDPRule`, with the explorers' ranges.
 
-    Parameters are the initial values: time constants in ms (1 to 100), amplitudes (1e-4 to 0.1).
+    Parameters are the initial values: time constants in ms (1 to 100), amplitudes (1e-4 to 0.1),
+    the Gütig exponent ``mu`` (0 to 1; used by ``weight_dependence="gutig"`` only).
     """
-    return {
+    controls = {
         "tau_pre": float_slider("τ+ (pre, ms)", tau_pre, 1.0, 100.0, 0.1),
         "tau_post": float_slider("τ− (post, ms)", tau_post, 1.0, 100.0, 0.1),
         "a_plus": log_slider("A+", a_plus, 1e-4, 0.1),
         "a_minus": log_slider("A−", a_minus, 1e-4, 0.1),
         "pairing": dropdown("pairing", pairing, ("all-to-all", "nearest")),
         "weight_dependence": dropdown("weight dependence", weight_dependence, RULE_DEPENDENCES),
+        "mu": float_slider("μ (Gütig)", mu, 0.0, 1.0, 0.05),
     }
+
+    def enable_mu(change=None) -> None:  # μ only means something for the Gütig dependence
+        controls["mu"].disabled = controls["weight_dependence"].value != "gutig"
+
+    controls["weight_dependence"].observe(enable_mu, names="value")
+    enable_mu()
+    return controls
 
 
 def rule_from_params(params: Dict[str, Any]) -> STDPRule:
@@ -147,6 +157,7 @@ def rule_from_params(params: Dict[str, Any]) -> STDPRule:
         a_minus=float(params["a_minus"]),
         pairing=params["pairing"],
         weight_dependence=params["weight_dependence"],
+        mu=float(params.get("mu", 0.5)),
         w_min=0.0,
         w_max=1.0,
     )

@@ -111,7 +111,7 @@ class TraceExplorer(Explorer):
         generator = torch.Generator(device=self.device).manual_seed(int(params["seed"]))
         pre = poisson_spikes(rates["pre"], steps, dt, (1, 1), generator=generator, device=self.device)
         post = poisson_spikes(rates["post"], steps, dt, (1, 1), generator=generator, device=self.device)
-        layer = nn.Linear(1, 1, bias=False).to(self.device)
+        layer = nn.Linear(1, 1, bias=False).to(device=self.device, dtype=pre.dtype)  # not the global default dtype
         with torch.no_grad():
             layer.weight.fill_(float(params["w0"]))
         history = STDPLearner(layer, rule, dt=dt).run(pre, post, record=True)

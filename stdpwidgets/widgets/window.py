@@ -66,7 +66,7 @@ class WindowExplorer(Explorer):
         lags = np.linspace(-100.0, 100.0, 401)
         reference_rule = STDPRule(
             BI_POO_TAU_PRE_MS, BI_POO_TAU_POST_MS, rule.a_plus, rule.a_minus,
-            weight_dependence=rule.weight_dependence, w_min=rule.w_min, w_max=rule.w_max,
+            weight_dependence=rule.weight_dependence, mu=rule.mu, w_min=rule.w_min, w_max=rule.w_max,
         )
         grid = torch.linspace(0.0, 1.0, 101, dtype=torch.float64)
         f_plus, f_minus = rule.amplitudes(grid)
