@@ -60,23 +60,40 @@ def test_lif_bad_inputs():
         ConductanceLIF().simulate([0.0, 1.0], 0.1)
 
 
-def test_song2000_small_run_bimodal_vs_unimodal():
-    common = dict(n_inputs=100, duration_ms=8000.0, dt=1.0, a_plus=0.05, seed=0, n_snapshots=4)
+def test_song2000_defaults_bimodal_with_rate_regulation():
     seen = []
-    additive = song2000(dependence="additive", progress=seen.append, **common)
-    multiplicative = song2000(dependence="multiplicative", **common)
-    assert seen[-1] == pytest.approx(1.0) and len(seen) == 4
-    for result in (additive, multiplicative):
-        assert result.weights.shape == (5, 100)
-        assert float(result.weights.min()) >= 0.0 and float(result.weights.max()) <= result.g_max * (1 + 1e-6)
-        assert result.output_rate_hz.shape == (4,)
-        assert result.histogram(10)[0].sum() == 100
-    near_additive = sum(additive.fraction_near_bounds(0.1))
-    near_multiplicative = sum(multiplicative.fraction_near_bounds(0.1))
-    assert near_additive > near_multiplicative + 0.1
-    # soft bounds: weights gather near the fixed point tau+/(tau+ + 1.05 tau-) = 0.488 g_max and above
+    additive = song2000(dependence="additive", n_snapshots=10, progress=seen.append)  # ~2 s
+    assert seen[-1] == pytest.approx(1.0) and len(seen) == 10
+    assert additive.weights.shape == (11, 200) and additive.output_rate_hz.shape == (10,)
+    assert float(additive.weights.min()) >= 0.0
+    assert float(additive.weights.max()) <= additive.g_max * (1 + 1e-6)  # g_max rounded to float32
+    counts, _ = additive.histogram(10)
+    assert counts.sum() == 200
+    low, high = additive.fraction_near_bounds(0.1)
+    assert low >= 0.45 and high >= 0.2  # seed 0: 0.50 and 0.25
+    assert 1.0 - low - high <= 0.3  # few in between
+    # rate regulation: every weight at g_max would drive the neuron at ~390 Hz
+    saturated = song2000(
+        duration_ms=2000.0, a_plus=0.0, initial_weights=torch.full((200,), 0.05), n_snapshots=1
+    )
+    assert saturated.mean_output_rate_hz > 300.0
+    assert float(additive.output_rate_hz[-2:].mean()) < 25.0  # seed 0: ~16 Hz
+    assert float(additive.output_rate_hz[0]) > float(additive.output_rate_hz[-1])
+
+    multiplicative = song2000(dependence="multiplicative", n_snapshots=2)  # ~5 s
     spread = multiplicative.final_weights / multiplicative.g_max
-    assert float(spread.std()) < 0.15 and 0.35 < float(spread.mean()) < 0.8
+    assert multiplicative.fraction_near_bounds(0.1) == (0.0, 0.0)
+    # soft bounds: one peak near tau+/(tau+ + 1.15 tau-) = 0.47 g_max, shifted up by causal pairs
+    assert float(spread.min()) > 0.35 and float(spread.max()) < 0.65 and float(spread.std()) < 0.1
+
+
+def test_song2000_block_clipping_matches_clipping_every_pair():
+    common = dict(duration_ms=10_000.0, n_snapshots=2)
+    block = song2000(**common)
+    every_pair = song2000(clip_every_pair=True, **common)
+    difference = (block.final_weights - every_pair.final_weights).abs() / block.g_max
+    assert float(difference.mean()) < 0.05  # seed 0: 0.02
+    assert block.mean_output_rate_hz == pytest.approx(every_pair.mean_output_rate_hz, rel=0.1)
 
 
 def test_song2000_bad_inputs():
@@ -86,3 +103,5 @@ def test_song2000_bad_inputs():
         song2000(n_inputs=0)
     with pytest.raises(TypeError, match="progress"):
         song2000(duration_ms=10.0, progress=3)
+    with pytest.raises(TypeError, match="clip_every_pair"):
+        song2000(duration_ms=10.0, clip_every_pair="yes")
