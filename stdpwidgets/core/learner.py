@@ -8,6 +8,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 import torch
 from torch import nn
 
+from . import scan
 from .correlate import LayerKind, layer_kind_of
 from .rule import STDPRule
 from .traces import add_spikes, decay_factor, trace_sequence
@@ -375,7 +376,7 @@ class STDPLearner:
             spiking = lambda seq: (seq != 0).reshape(steps, seq.shape[1:].numel()).any(1)  # noqa: E731
             is_event = spiking(pre_seq) | spiking(post_seq)
             event_steps = is_event.nonzero().flatten()
-            per_event = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel() + 3 * weight.numel()
+            per_event = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel() + 8 * weight.numel()
             chunk = max(1, _CHUNK_ELEMENTS // per_event)
             w_start = weight.detach().clone()
             w = w_start
@@ -436,7 +437,11 @@ class STDPLearner:
             if not self.rule.bounded:  # additive and unclipped: a cumulative sum
                 path = w + raw.cumsum(0)
                 return path[-1], path[-1] - w, (path if record else None)
-        # in place and clipped or weight-dependent: elementwise work per event
+        maps = self._clamped_affine_maps(w, potentiation, depression)
+        if maps is not None:  # clipped additive or multiplicative: a parallel prefix scan
+            path = scan.apply(scan.prefix_compose(maps), w)
+            return path[-1], path[-1] - w, (path if record else None)
+        # other weight dependences: elementwise work per event
         start = w
         after = []
         for potentiation_k, depression_k in zip(potentiation, depression):
@@ -445,6 +450,29 @@ class STDPLearner:
             if record:
                 after.append(w)
         return w, w - start, (torch.stack(after) if record else None)
+
+    def _clamped_affine_maps(self, w, potentiation, depression) -> Optional[scan.ClampedAffine]:
+        """Each event's in-place update as ``w -> clip(alpha w + beta)``, where that form is exact.
+
+        Additive: ``alpha = 1``. Multiplicative: ``alpha = 1 - a+ P - a- M`` and
+        ``beta = a+ w_max P + a- w_min M``, exact while the weights start within the bounds
+        (the soft-bound factors are then never clamped at zero) and ``alpha >= 0``.
+        Returns None where the form does not apply.
+        """
+        rule = self.rule
+        lo = torch.full_like(potentiation, rule.w_min)
+        hi = torch.full_like(potentiation, rule.w_max)
+        if rule.weight_independent:
+            beta = rule.a_plus * potentiation - rule.a_minus * depression
+            return torch.ones_like(beta), beta, lo, hi
+        if rule.dependence.name != "multiplicative":
+            return None
+        alpha = 1.0 - rule.a_plus * potentiation - rule.a_minus * depression
+        inside = bool(((w >= rule.w_min) & (w <= rule.w_max)).all())
+        if not inside or not bool((alpha >= 0).all()):
+            return None
+        beta = rule.a_plus * rule.w_max * potentiation + rule.a_minus * rule.w_min * depression
+        return alpha, beta, lo, hi
 
     def _expand_history(self, dw, steps, event_steps, w_start, x0, y0, parts) -> STDPHistory:
         """Weights and traces at every step from their values at the events."""
