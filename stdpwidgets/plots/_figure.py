@@ -62,6 +62,18 @@ def as_array(name: str, values, ndim: Optional[int] = 1) -> np.ndarray:
     return array
 
 
+def time_series(time_ms, **series) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+    """``time_ms`` and the named series as 1-D arrays, each checked to have ``time_ms``'s shape."""
+    t = as_array("time_ms", time_ms)
+    arrays = {name: as_array(name, values) for name, values in series.items()}
+    for name, values in arrays.items():
+        if values.shape != t.shape:
+            raise ValueError(f"{name} has shape {values.shape}; every series needs the shape of time_ms {t.shape}")
+    if t.size == 0:
+        raise ValueError("time_ms is empty; simulate at least one step")
+    return t, arrays
+
+
 def nice_limits(low: float, high: float, ticks: int = 4, include_zero: bool = False) -> Tuple[float, float]:
     """Axis limits on round tick values that cover ``[low, high]``.
 

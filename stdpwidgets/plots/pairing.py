@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ._figure import as_array, check_figure, mark_dynamic, new_figure, set_limits, stable_limits
+from ._figure import as_array, check_figure, mark_dynamic, new_figure, set_limits, stable_limits, time_series
 
 __all__ = ["pairing_figure"]
 
@@ -66,19 +66,7 @@ def pairing_figure(
         ``figure.stdp_artists``: ``"pre_spikes"``, ``"post_spikes"``, ``"pre_trace"``,
         ``"post_trace"``, ``"weight"``, ``"sweep"``, ``"current"``.
     """
-    t = as_array("time_ms", time_ms)
-    series = {
-        "pre_spikes": as_array("pre_spikes", pre_spikes),
-        "post_spikes": as_array("post_spikes", post_spikes),
-        "pre_trace": as_array("pre_trace", pre_trace),
-        "post_trace": as_array("post_trace", post_trace),
-        "weight": as_array("weight", weight),
-    }
-    for name, values in series.items():
-        if values.shape != t.shape:
-            raise ValueError(f"{name} has shape {values.shape}; every series needs the shape of time_ms {t.shape}")
-    if t.size == 0:
-        raise ValueError("time_ms is empty")
+    t, series = time_series(time_ms, pre_spikes=pre_spikes, post_spikes=post_spikes, pre_trace=pre_trace, post_trace=post_trace, weight=weight)
     sx, sy = as_array("sweep_values", sweep_values), as_array("sweep_change", sweep_change)
     if sx.shape != sy.shape:
         raise ValueError(f"sweep_values {sx.shape} and sweep_change {sy.shape} must have the same shape")

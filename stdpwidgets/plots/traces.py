@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ._figure import as_array, check_figure, mark_dynamic, new_figure, set_limits, stable_limits
+from ._figure import check_figure, mark_dynamic, new_figure, set_limits, stable_limits, time_series
 
 __all__ = ["trace_figure"]
 
@@ -64,19 +64,7 @@ def trace_figure(
         ``"post_spikes"``, ``"post_trace"``, ``"weight"``; spike artists hold spike times as
         x data.
     """
-    t = as_array("time_ms", time_ms)
-    series = {
-        "pre_spikes": as_array("pre_spikes", pre_spikes),
-        "pre_trace": as_array("pre_trace", pre_trace),
-        "post_spikes": as_array("post_spikes", post_spikes),
-        "post_trace": as_array("post_trace", post_trace),
-        "weight": as_array("weight", weight),
-    }
-    for name, values in series.items():
-        if values.shape != t.shape:
-            raise ValueError(f"{name} has shape {values.shape}; every series needs the shape of time_ms {t.shape}")
-    if t.size == 0:
-        raise ValueError("time_ms is empty; simulate at least one step")
+    t, series = time_series(time_ms, pre_spikes=pre_spikes, pre_trace=pre_trace, post_spikes=post_spikes, post_trace=post_trace, weight=weight)
     figure = check_figure(figure, "trace_figure")
     if figure is None:
         figure = new_figure("trace_figure", figsize, dpi)
