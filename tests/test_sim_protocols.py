@@ -3,7 +3,6 @@
 import math
 
 import pytest
-import torch
 
 from stdpwidgets.core import STDPRule, pair_sum_all_to_all, pair_sum_nearest, stdp_window
 from stdpwidgets.sim import pairing_protocol, pairing_sweep, pairing_weight_change, train_to_times

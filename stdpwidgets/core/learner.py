@@ -417,16 +417,12 @@ class STDPLearner:
                 return total
             return self._expand_history(total, steps, event_steps, w_start, x0, y0, parts)
 
-    def _correlate_events(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
-        """Per-event correlations ``(events, *weight.shape)`` from one batched call."""
-        return self._kind.correlate_steps(self.layer, pre, post)
-
     def _learn_events(self, w, pre, post, x_read, y_read, record):
         """Weight updates at a chunk of events; returns (new w, total change, w after each event)."""
         dtype = w.dtype
         scale = 1.0 / pre.shape[1] if self.reduction == "mean" else 1.0
-        potentiation = self._correlate_events(x_read, post.to(dtype))
-        depression = self._correlate_events(pre.to(dtype), y_read)
+        potentiation = self._kind.correlate_steps(self.layer, x_read, post.to(dtype))  # one batched call
+        depression = self._kind.correlate_steps(self.layer, pre.to(dtype), y_read)
         if scale != 1.0:
             potentiation, depression = potentiation * scale, depression * scale
         if self.update == "grad" or self.rule.weight_independent:
