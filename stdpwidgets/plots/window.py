@@ -100,9 +100,9 @@ def window_figure(
             (art["f_plus_marker"],) = dep.plot([], [], "o", color="C2", ms=5)
             (art["f_minus_marker"],) = dep.plot([], [], "o", color="C1", ms=5)
             dep.set_xlabel("weight w")
-            dep.set_title("amplitudes", fontsize=10)
             dep.yaxis.set_major_locator(MaxNLocator(4))
-            dep.legend(loc="upper center", fontsize=8, frameon=False)
+            # above the panel, where no curve can hide it (the panel's limits follow the data)
+            dep.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
             mark_dynamic(figure, [art["f_plus"], art["f_minus"], art["f_plus_marker"], art["f_minus_marker"]])
     art = figure.stdp_artists
     if with_dependence != ("f_plus" in art):

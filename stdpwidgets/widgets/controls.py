@@ -28,8 +28,8 @@ __all__ = [
 #: Weight dependences offered by the explorers (names of :class:`~stdpwidgets.core.STDPRule`).
 RULE_DEPENDENCES = ("additive", "multiplicative", "gutig", "van-rossum")
 
-_LAYOUT = {"width": "330px"}
-_STYLE = {"description_width": "120px"}
+_LAYOUT = {"width": "350px"}
+_STYLE = {"description_width": "140px"}
 
 
 def float_slider(description: str, value: float, low: float, high: float, step: float, fmt: str = ".3g"):
@@ -65,7 +65,7 @@ def dropdown(description: str, value: Any, options: Sequence):
 
 def checkbox(description: str, value: bool):
     """A ``Checkbox``."""
-    return widgets.Checkbox(value=value, description=description, indent=False, layout={"width": "330px"})
+    return widgets.Checkbox(value=value, description=description, indent=False, layout=dict(_LAYOUT))
 
 
 def _allowed(control) -> str:
