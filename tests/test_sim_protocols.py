@@ -74,3 +74,21 @@ def test_bad_inputs():
         pairing_weight_change("rule", 10.0, 1.0)
     with pytest.raises(ValueError, match="bounds"):
         pairing_weight_change(STDPRule(10, 10, 0.1, 0.1, w_min=0, w_max=1), 10.0, 1.0, w0=2.0)
+
+
+def test_simulate_synapse_records_a_run_that_ends_at_the_pair_sum():
+    import torch
+
+    from stdpwidgets.sim import simulate_synapse
+
+    rule = STDPRule(16.8, 33.7, 0.01, 0.0085)
+    pre = torch.zeros(200, dtype=torch.bool)
+    post = torch.zeros(200, dtype=torch.bool)
+    pre[[10, 90]], post[[30, 95]] = True, True
+    history = simulate_synapse(rule, pre, post, w0=0.5, dt=0.5)
+    assert history.weights.dtype == torch.float32 and history.weights.shape == (200, 1, 1)
+    expected = pair_sum_all_to_all([5.0, 45.0], [15.0, 47.5], rule)
+    assert abs(history.weights[-1].item() - 0.5 - expected) < 1e-6
+    assert history.pre_traces[10].item() == 1.0
+    with pytest.raises(ValueError, match="1-D trains"):
+        simulate_synapse(rule, pre.reshape(2, 100), post.reshape(2, 100), 0.5)

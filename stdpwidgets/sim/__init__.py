@@ -25,9 +25,11 @@ from .protocols import (
     single_pair_weight_changes,
 )
 from .song2000 import SONG2000_DEPENDENCES, Song2000Result, song2000, song2000_rule
+from .synapse import simulate_synapse
 from .spikes import poisson_spikes, times_to_train, train_to_raster, train_to_times
 
 __all__ = [
+    "simulate_synapse",
     "poisson_spikes",
     "times_to_train",
     "train_to_times",

@@ -7,11 +7,10 @@ from typing import Any, Dict, Optional, Tuple, Union
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
-from ..core import STDPLearner, STDPRule
+from ..core import STDPRule
 from ..plots import pairing_figure
-from ..sim import pairing_protocol, pairing_sweep
+from ..sim import pairing_protocol, pairing_sweep, simulate_synapse
 from .base import Explorer
 from .controls import apply_initial_values, dropdown, float_slider, int_slider, log_slider, rule_controls, rule_from_params
 
@@ -96,10 +95,7 @@ class PairingExplorer(Explorer):
         pre, post = pairing_protocol(int(params["n_pairs"]), float(params["delta_t"]), float(params["frequency"]),
                                      dt, tail_ms=50.0, device=self.device, dtype=torch.float64)
         steps = pre.shape[0]
-        layer = nn.Linear(1, 1, bias=False).to(device=self.device, dtype=torch.float64)
-        with torch.no_grad():
-            layer.weight.fill_(float(params["w0"]))
-        history = STDPLearner(layer, rule, dt=dt).run(pre.reshape(steps, 1, 1), post.reshape(steps, 1, 1), record=True)
+        history = simulate_synapse(rule, pre, post, float(params["w0"]), dt)
         sweep_values, sweep_change = self._sweep(rule, params)
         as_numpy = lambda t: t.reshape(steps).cpu().numpy()  # noqa: E731
         weight = as_numpy(history.weights)

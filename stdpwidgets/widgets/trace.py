@@ -10,11 +10,10 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
-from ..core import STDPLearner, poisson_drift
+from ..core import poisson_drift
 from ..plots import trace_figure
-from ..sim import poisson_spikes
+from ..sim import poisson_spikes, simulate_synapse
 from .base import Explorer
 from .controls import apply_initial_values, checkbox, dropdown, float_slider, int_slider, rule_controls, rule_from_params
 
@@ -111,10 +110,7 @@ class TraceExplorer(Explorer):
         generator = torch.Generator(device=self.device).manual_seed(int(params["seed"]))
         pre = poisson_spikes(rates["pre"], steps, dt, (1, 1), generator=generator, device=self.device)
         post = poisson_spikes(rates["post"], steps, dt, (1, 1), generator=generator, device=self.device)
-        layer = nn.Linear(1, 1, bias=False).to(device=self.device, dtype=pre.dtype)  # not the global default dtype
-        with torch.no_grad():
-            layer.weight.fill_(float(params["w0"]))
-        history = STDPLearner(layer, rule, dt=dt).run(pre, post, record=True)
+        history = simulate_synapse(rule, pre.reshape(steps), post.reshape(steps), float(params["w0"]), dt)
         as_numpy = lambda t: t.reshape(steps).double().cpu().numpy()  # noqa: E731
         return {
             "rule": rule,

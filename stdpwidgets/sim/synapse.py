@@ -1,0 +1,46 @@
+"""One synapse driven by given pre and post spike trains, recorded step by step."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..core import STDPHistory, STDPLearner, STDPRule
+
+__all__ = ["simulate_synapse"]
+
+
+def simulate_synapse(
+    rule: STDPRule, pre: torch.Tensor, post: torch.Tensor, w0: float, dt: float = 1.0, **learner_kwargs
+) -> STDPHistory:
+    """Run :class:`~stdpwidgets.core.STDPLearner` on one synapse (a 1x1 ``nn.Linear``) and record it.
+
+    Parameters
+    ----------
+    rule : STDPRule
+        The plasticity rule.
+    pre, post : Tensor
+        Spike trains shaped ``(T,)`` (bool or floating point); the synapse computes in their
+        dtype (float32 for bool) and on their device.
+    w0 : float
+        Initial weight (weight units).
+    dt : float
+        Time step, ms.
+    **learner_kwargs
+        Passed to :class:`STDPLearner` (``decay``, ``traces_first``, ...).
+
+    Returns
+    -------
+    STDPHistory
+        Weight and traces after every step, each shaped ``(T, 1, 1)``.
+    """
+    if pre.dim() != 1 or post.shape != pre.shape:
+        raise ValueError(f"pre and post must be 1-D trains of equal length, got {tuple(pre.shape)} and {tuple(post.shape)}")
+    dtype = pre.dtype if pre.dtype.is_floating_point else torch.float32  # not the global default dtype
+    layer = nn.Linear(1, 1, bias=False).to(device=pre.device, dtype=dtype)
+    with torch.no_grad():
+        layer.weight.fill_(float(w0))
+    steps = pre.shape[0]
+    return STDPLearner(layer, rule, dt=dt, **learner_kwargs).run(
+        pre.reshape(steps, 1, 1), post.reshape(steps, 1, 1), record=True
+    )
