@@ -246,7 +246,8 @@ def test_conv_explorer_learns_kernels_with_progress():
     assert explorer.progress.value == explorer.progress.max == 20
     # the same training, run by the sim directly
     images = load_digit_images(n_images=20, seed=0)
-    reference = train_conv_stdp(images, out_channels=4, kernel_size=3, rule=rule_of(params), steps_per_image=10, seed=0)
+    reference = train_conv_stdp(images, out_channels=4, kernel_size=3, rule=rule_of(params), steps_per_image=10, seed=0,
+                                n_snapshots=explorer.n_snapshots)
     np.testing.assert_array_equal(kernels, reference.kernels.double().numpy())
     np.testing.assert_array_equal(explorer.data["images_seen"], reference.images_seen.numpy())
     assert explorer.data["structure"][-1] == pytest.approx(float(kernel_structure(reference.final_kernels, images).mean()))

@@ -13,6 +13,7 @@ from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "new_figure", "registry", "check_figure", "as_array", "nice_limits", "stable_limits", "set_limits", "mark_dynamic",
+    "add_footer",
 ]
 
 
@@ -120,3 +121,30 @@ def set_limits(ax, xlim: Optional[Sequence[float]] = None, ylim: Optional[Sequen
 def mark_dynamic(figure: Figure, artists: Iterable[Artist]) -> None:
     """Register artists whose data change between redraws (drawn over a cached background)."""
     figure.stdp_dynamic.extend(artists)
+
+
+def add_footer(figure: Figure, height_in: float = 0.3, fontsize: float = 8) -> Artist:
+    """Add a strip of ``height_in`` inches under a figure's axes for one line of text; return the text.
+
+    The figure grows by the strip and every axes and figure text keeps its size in inches, so
+    the builder's layout is unchanged above it. The text (e.g. an explorer's status line) is
+    registered as dynamic, so changing it costs a blit, not a full draw. Calling it again
+    returns the existing footer.
+    """
+    existing = figure.stdp_artists.get("footer")
+    if existing is not None:
+        return existing
+    width, height = figure.get_size_inches()
+    total = height + height_in
+    scale, shift = height / total, height_in / total
+    for ax in figure.axes:
+        box = ax.get_position(original=True)
+        ax.set_position([box.x0, box.y0 * scale + shift, box.width, box.height * scale])
+    for text in figure.texts:
+        text.set_y(text.get_position()[1] * scale + shift)
+    figure.set_size_inches(width, total)
+    footer = figure.text(0.012, 0.5 * height_in / total, "", ha="left", va="center", fontsize=fontsize,
+                         color="0.2", wrap=True)
+    figure.stdp_artists["footer"] = footer
+    mark_dynamic(figure, [footer])
+    return footer

@@ -31,6 +31,7 @@ def trace_figure(
     weight: Sequence[float],
     *,
     phase_boundary_ms: Optional[float] = None,
+    shown_until_ms: Optional[float] = None,
     title: str = "",
     figure: Optional[Figure] = None,
     figsize: Tuple[float, float] = (7.5, 5.2),
@@ -50,6 +51,10 @@ def trace_figure(
         Weight after each step, ``(T,)``.
     phase_boundary_ms : float, optional
         Time where the input rates change; drawn as a dotted vertical line.
+    shown_until_ms : float, optional
+        Draw spikes, traces and weight only up to this time (ms), with a cursor line there;
+        the axes keep the limits of the whole run, so successive times unfold the run in
+        place (a player over time). Default: the whole run.
     title : str
         Figure title.
     figure : Figure, optional
@@ -90,15 +95,24 @@ def trace_figure(
             ax.tick_params(labelsize=8)
         axes[-1].set_xlabel("time (ms)")
         art["phase"] = [ax.axvline(np.nan, color="0.5", ls=":", lw=1) for ax in axes]
+        art["cursor"] = [ax.axvline(np.nan, color="0.35", lw=0.8) for ax in axes]
         art["title"] = figure.suptitle("", fontsize=10)
-        mark_dynamic(figure, [art[name] for name in _PANELS] + art["phase"] + [art["title"]])
+        mark_dynamic(figure, [art[name] for name in _PANELS] + art["phase"] + art["cursor"] + [art["title"]])
     art = figure.stdp_artists
+    if shown_until_ms is not None and not (
+        isinstance(shown_until_ms, (int, float, np.number)) and np.isfinite(shown_until_ms)
+    ):
+        raise ValueError(f"shown_until_ms must be a finite time in ms or None, got {shown_until_ms!r}")
+    shown = t.size if shown_until_ms is None else int(np.searchsorted(t, float(shown_until_ms), side="right"))
     for name, values in series.items():
         if name.endswith("spikes"):
-            times = _spike_times(t, values)
+            times = _spike_times(t[:shown], values[:shown])
             art[name].set_data(times, np.zeros_like(times))
         else:
-            art[name].set_data(t, values)
+            art[name].set_data(t[:shown], values[:shown])
+    cursor = float(shown_until_ms) if shown < t.size else np.nan
+    for line in art["cursor"]:
+        line.set_xdata([cursor, cursor])
     boundary = np.nan if phase_boundary_ms is None else float(phase_boundary_ms)
     for line in art["phase"]:
         line.set_xdata([boundary, boundary])

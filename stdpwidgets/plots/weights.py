@@ -63,6 +63,8 @@ def weight_matrix_figure(
                                          interpolation="nearest")
         ax_matrix.set_xlabel("input")
         ax_matrix.set_ylabel("output")
+        for axis in (ax_matrix.xaxis, ax_matrix.yaxis):  # neurons are counted, not measured
+            axis.set_major_locator(MaxNLocator(6, integer=True))
         figure.colorbar(art["matrix"], ax=ax_matrix, fraction=0.05, pad=0.02)
         art["histogram"] = ax_hist.stairs(counts, edges, fill=True, color="C0")
         ax_hist.set_xlabel("weight")

@@ -76,7 +76,7 @@ def window_figure(
         figure = new_figure("window_figure", figsize, dpi)
         if with_dependence:
             axes = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
-            figure.subplots_adjust(left=0.1, right=0.98, bottom=0.17, top=0.88, wspace=0.3)
+            figure.subplots_adjust(left=0.125, right=0.98, bottom=0.17, top=0.88, wspace=0.3)
         else:
             axes = [figure.subplots()]
             figure.subplots_adjust(left=0.14, right=0.97, bottom=0.17, top=0.88)

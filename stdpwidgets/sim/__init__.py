@@ -26,11 +26,12 @@ from .protocols import (
 )
 from .song2000 import SONG2000_DEPENDENCES, Song2000Result, song2000, song2000_rule
 from .synapse import simulate_synapse
-from .spikes import poisson_spikes, times_to_train, train_to_raster, train_to_times
+from .spikes import fixed_count_spikes, poisson_spikes, times_to_train, train_to_raster, train_to_times
 
 __all__ = [
     "simulate_synapse",
     "poisson_spikes",
+    "fixed_count_spikes",
     "times_to_train",
     "train_to_times",
     "train_to_raster",

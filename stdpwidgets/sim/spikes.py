@@ -13,7 +13,7 @@ import torch
 
 from ._checks import check_count, check_positive, make_generator
 
-__all__ = ["poisson_spikes", "times_to_train", "train_to_times", "train_to_raster"]
+__all__ = ["poisson_spikes", "fixed_count_spikes", "times_to_train", "train_to_times", "train_to_raster"]
 
 Rate = Union[float, int, torch.Tensor]
 
@@ -99,6 +99,59 @@ def poisson_spikes(
     gen = make_generator(generator, seed, device)
     uniform = torch.rand(full, generator=gen, device=device)  # float32: same draws for any rate form
     spikes = uniform < p.to(torch.float32)
+    return spikes if dtype == torch.bool else spikes.to(dtype)
+
+
+
+def fixed_count_spikes(
+    rate_hz: float,
+    steps: int,
+    dt: float = 1.0,
+    *,
+    generator: Optional[torch.Generator] = None,
+    seed: Optional[int] = None,
+    device: Union[str, torch.device] = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """A train of exactly ``round(rate * steps * dt / 1000)`` spikes at random distinct steps, nested in rate.
+
+    The steps are the first ones of a random order of all steps drawn from the generator, so
+    for one seed a higher rate keeps every spike of a lower rate and adds
+    ``round(delta_rate * duration)`` more: a small rate change always changes the train
+    visibly (by about ``delta_rate * duration`` spikes), unlike independent Bernoulli draws,
+    which keep the train unchanged with probability ``exp(-delta_rate * duration)``. Given its
+    count, the train is distributed as a Poisson process on the grid (uniform, distinct steps).
+
+    Parameters
+    ----------
+    rate_hz : float
+        Rate, Hz (>= 0, at most one spike per step: ``rate * dt / 1000 <= 1``).
+    steps : int
+        Number of time steps (>= 0).
+    dt : float
+        Time step, ms (> 0).
+    generator, seed, device, dtype
+        As for :func:`poisson_spikes`. The order is drawn for ``steps`` alone, so consecutive
+        calls on one generator (e.g. two phases of different rates) stay nested in each rate.
+
+    Returns
+    -------
+    Tensor
+        ``(steps,)`` spikes (0/1).
+    """
+    steps = check_count("steps", steps)
+    dt = check_positive("dt", dt, "ms")
+    rate = check_positive("rate_hz", rate_hz, "Hz", allow_zero=True)
+    if rate * dt / 1000.0 > 1:
+        raise ValueError(f"rate {rate} Hz at dt = {dt} ms is more than one spike per step; use dt <= {1000.0 / rate:.4g} ms")
+    if dtype != torch.bool and not dtype.is_floating_point:
+        raise TypeError(f"dtype must be torch.bool or a floating dtype, got {dtype}")
+    device = torch.device(device)
+    gen = make_generator(generator, seed, device)
+    order = torch.randperm(steps, generator=gen, device=device)
+    count = min(steps, int(round(rate * steps * dt / 1000.0)))
+    spikes = torch.zeros(steps, dtype=torch.bool, device=device)
+    spikes[order[:count]] = True
     return spikes if dtype == torch.bool else spikes.to(dtype)
 
 

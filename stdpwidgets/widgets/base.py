@@ -1,9 +1,10 @@
 """Explorer: the common base of the stdpwidgets explorers (an ``ipywidgets.VBox``).
 
 An explorer owns its control widgets, a message line, and an ``ipywidgets.Image`` that shows
-its matplotlib figure as PNG (no front-end extension needed, and the embedded widget state of
-a static HTML page carries the picture). A control change recomputes the data with the core,
-updates the figure's artists in place and re-renders the PNG.
+its matplotlib figure as PNG (no front-end extension needed). A control change recomputes the
+data with the core, updates the figure's artists in place and re-renders the PNG. For pages
+without a kernel, :meth:`Explorer.player` records the figure over one control or over time as
+a :class:`~stdpwidgets.plots.Player` (self-contained HTML/JS).
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ import base64
 import contextlib
 import html
 import time
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from ..plots import PNGRenderer
+from ..plots import Player, PNGRenderer
+from ..plots._figure import add_footer
+from .controls import describe_value, player_values
 
-__all__ = ["Explorer", "check_device", "torch_threads"]
+__all__ = ["Explorer", "ExplorerWithPlayer", "check_device", "torch_threads"]
 
 
 @contextlib.contextmanager
@@ -83,6 +86,15 @@ class Explorer(widgets.VBox):
 
     #: Intra-op threads torch uses while this explorer computes (None: leave as it is).
     compute_threads: Optional[int] = 1
+    #: Pixels per inch of the figure's PNG: twice matplotlib's 72, so 9-10 pt labels stay sharp.
+    dpi: float = 144.0
+    #: CSS pixels per inch the figure is shown at (the browser's 96): 1.5 image pixels per CSS
+    #: pixel, sharp on high-density screens without blowing up the PNG.
+    display_dpi: float = 96.0
+    #: Frames of a player over time when ``frames`` is not given (about 1-1.5 MB as HTML).
+    default_time_frames: int = 40
+    #: Values of a player over a slider when ``values`` is not given.
+    default_control_frames: int = 15
 
     def __init__(
         self,
@@ -95,18 +107,27 @@ class Explorer(widgets.VBox):
     ) -> None:
         self.device = check_device(device)
         self.controls: Dict[str, widgets.Widget] = dict(controls)
-        self.message = widgets.HTML(value="")
-        self.image = widgets.Image(format="png", layout={"max_width": "100%"})
+        self.message = widgets.HTML(value="", layout={"max_width": "100%"})
+        self.image = widgets.Image(format="png", layout={"max_width": "100%", "height": "auto"})
         self.figure: Optional[Figure] = None
         self.data: Dict[str, Any] = {}
         self.last_redraw_ms = float("nan")
         self._renderer: Optional[PNGRenderer] = None
         self._auto_update = auto_update
+        self._suspended = False
+        # Columns of at least 290 px, as many as fit: two or three beside each other on a wide
+        # page, one on a phone or in one half of an HBox, never wider than the space given.
         grid = widgets.GridBox(
             list(self.controls.values()),
-            layout=widgets.Layout(grid_template_columns=" ".join(["340px"] * columns), grid_gap="2px 8px"),
+            layout=widgets.Layout(
+                grid_template_columns=f"repeat(auto-fill, minmax(min(100%, 290px), 1fr))",
+                grid_gap="2px 12px", width="100%", max_width=f"{columns * 400}px",
+            ),
         )
-        super().__init__(children=[grid, *extra, self.message, self.image])
+        super().__init__(
+            children=[grid, *extra, self.message, self.image],
+            layout=widgets.Layout(width="100%", min_width="0", flex="1 1 0%"),
+        )
         for control in self.controls.values():
             control.observe(self._on_control_change, names="value")
 
@@ -118,6 +139,8 @@ class Explorer(widgets.VBox):
         return {name: control.value for name, control in self.controls.items()}
 
     def _on_control_change(self, change) -> None:
+        if self._suspended:
+            return
         if self._auto_update:
             self.refresh()
         else:
@@ -137,6 +160,14 @@ class Explorer(widgets.VBox):
     def _status(self, data: Dict[str, Any]) -> str:
         """One line of text under the controls after a successful update."""
         return ""
+
+    def _caption(self, data: Dict[str, Any]) -> str:
+        """The line printed under the figure (part of the PNG, so static pages show it too).
+
+        Default: the status line. Explorers whose status holds wall-clock timings override it,
+        so the figure is a function of the parameters alone.
+        """
+        return self._status(data)
 
     def refresh(self) -> bool:
         """Recompute with the current control values and redraw.
@@ -165,7 +196,12 @@ class Explorer(widgets.VBox):
         figure = self._draw(self.data, self.figure)
         if figure is not self.figure:
             self.figure = figure
+            add_footer(figure)
             self._renderer = PNGRenderer(figure)
+            width_in = figure.get_size_inches()[0]
+            self.image.layout.width = f"{round(width_in * self.display_dpi)}px"
+        caption = self._caption(self.data) if self.data else ""
+        figure.stdp_artists["footer"].set_text(caption)
         self.image.value = self._renderer.render()
 
     # ------------------------------------------------------------------ messages
@@ -212,3 +248,180 @@ class Explorer(widgets.VBox):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.parameters.items())})"
+
+    # ------------------------------------------------------------------ players
+
+    def _time_axis(self) -> Optional[Tuple[widgets.Widget, Callable[[Any], str]]]:
+        """The view control that moves through the simulated time, and how to label its values.
+
+        None for explorers without a time axis. Explorers with one (a trace unfolding, weights
+        saved during training) return their slider and a label function.
+        """
+        return None
+
+    def _snapshot_axis(self, slider: widgets.IntSlider, field: str, describe: Callable[[float], str]):
+        """A time axis over training snapshots: ``slider`` indexes ``data[field]``, labelled by ``describe``."""
+        def label(index) -> str:
+            marks = self.data.get(field, [0]) if self.data else [0]
+            return describe(marks[min(int(index), len(marks) - 1)])
+
+        return slider, label
+
+    def player(
+        self,
+        control: Optional[str] = None,
+        values: Optional[Sequence[Any]] = None,
+        *,
+        over: Optional[str] = None,
+        frames: Optional[int] = None,
+        fps: Optional[float] = None,
+        loop: bool = True,
+    ) -> Player:
+        """Record this explorer's figure over one control, or over time, as a playable :class:`Player`.
+
+        Each frame is the PNG this explorer shows after that control is set to that value (or
+        its time slider to that time), so a static page shows exactly what the live explorer
+        draws. Afterwards the explorer is back where it was (controls, data, figure).
+
+        Parameters
+        ----------
+        control : str, optional
+            Name of a control (a key of :attr:`controls`) to vary.
+        values : sequence, optional
+            The values of ``control`` to record, each within the control's range. Default:
+            ``frames`` values evenly spread over a slider's range, or every option of a
+            dropdown or checkbox.
+        over : {"time"}, optional
+            Instead of a control: the simulation unfolding in time (explorers with a time axis:
+            :class:`TraceExplorer`, :class:`LayerExplorer`, :class:`ConvExplorer`).
+        frames : int, optional
+            Number of frames (2 to 200): of a player over time (default
+            :attr:`default_time_frames`), or of the default values of a slider.
+        fps : float, optional
+            Frames per second when played (default: 8 over time, 3 over a control).
+        loop : bool
+            Start again after the last frame when playing.
+
+        Returns
+        -------
+        Player
+            Displays itself in Jupyter, ``.save("file.html")`` writes a standalone page, and
+            ``.frames`` / ``.values`` / ``.labels`` hold the data.
+
+        Raises
+        ------
+        ValueError
+            For an unknown control, a value outside its range, a value the explorer cannot
+            compute (the explorer's own message says why), or ``over`` other than ``"time"``
+            on an explorer without a time axis. The explorer is left as it was.
+
+        Examples
+        --------
+        >>> explorer = WindowExplorer()                                         # doctest: +SKIP
+        >>> explorer.player(control="tau_pre", values=[10, 16.8, 30, 50])     # doctest: +SKIP
+        >>> TraceExplorer(seed=0).player(over="time", frames=40).save("traces.html")  # doctest: +SKIP
+        """
+        name = type(self).__name__
+        if (control is None) == (over is None):
+            raise TypeError(f"{name}.player needs exactly one of control=... (one of {', '.join(self.controls)}) "
+                            f"or over='time'")
+        if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= 200):
+            raise ValueError(f"frames must be an int from 2 to 200, got {frames!r}")
+        if over is not None:
+            if over != "time":
+                raise ValueError(f"over must be 'time', got {over!r}; to vary a parameter use control=...")
+            axis = self._time_axis()
+            if axis is None:
+                raise ValueError(f"{name} has no time axis; make a player over one of its controls instead: "
+                                 f"player(control=..., values=...) with control one of {', '.join(self.controls)}")
+            if values is not None:
+                raise TypeError("values go with control=...; over='time' takes frames=N")
+            slider, label = axis
+            return self._record(slider, player_values(slider, frames or self.default_time_frames), label,
+                                name="time", title=f"{name} over time", fps=8.0 if fps is None else fps,
+                                loop=loop, start_at_end=True, recompute=False)
+        if not isinstance(control, str) or control not in self.controls:
+            raise ValueError(f"{name} has no control {control!r}; its controls are: {', '.join(self.controls)}")
+        widget = self.controls[control]
+        if values is None:
+            values = player_values(widget, frames or self.default_control_frames)
+        else:
+            if frames is not None:
+                raise TypeError("give values=... or frames=..., not both")
+            values = player_values(widget, values=values, owner=f"{name}.player: {control}")
+        return self._record(widget, values, lambda v: describe_value(widget, v), name=control,
+                            title=f"{name} over {widget.description or control}",
+                            fps=3.0 if fps is None else fps, loop=loop, start_at_end=False,
+                            recompute=not self._auto_update)
+
+    def _record(self, widget, values, label, *, name, title, fps, loop, start_at_end, recompute) -> Player:
+        """Set ``widget`` to each value, capture the PNG, then put everything back."""
+        saved_value, saved_data, saved_message = widget.value, self.data, self.message.value
+        pngs = []
+        try:
+            for value in values:
+                widget.value = value  # redraws through the explorer's own observers
+                if recompute and not self.refresh():
+                    raise ValueError(f"{type(self).__name__} cannot compute {name} = {value!r}: {self.error}")
+                if self.error:
+                    raise ValueError(f"{type(self).__name__} cannot compute {name} = {value!r}: {self.error}")
+                pngs.append(self.png())
+        finally:
+            self._suspended = True
+            try:
+                widget.value = saved_value
+            finally:
+                self._suspended = False
+            self.data = saved_data
+            if saved_data:
+                self.redraw()
+            self.message.value = saved_message
+        current = len(values) - 1 if start_at_end else self._nearest(values, saved_value)
+        width_in = self.figure.get_size_inches()[0]
+        return Player(
+            frames=pngs, values=list(values), labels=[label(v) for v in values], name=name, title=title,
+            start=current, fps=float(fps), loop=loop, display_width=round(width_in * self.display_dpi),
+        )
+
+    @staticmethod
+    def _nearest(values: Sequence[Any], value: Any) -> int:
+        if value in list(values):
+            return list(values).index(value)
+        try:
+            return int(min(range(len(values)), key=lambda k: abs(values[k] - value)))
+        except TypeError:
+            return 0
+
+    def with_player(self, player: Player) -> "ExplorerWithPlayer":
+        """Display this explorer live in a kernel and ``player`` on a page without one.
+
+        The returned object's display bundle holds the widget view (Jupyter front ends with a
+        kernel show the live explorer), the player's HTML (a static HTML build shows it when
+        configured to prefer ``text/html`` over the widget view, as this book is) and the PNG
+        of the current figure (PDF and other static outputs).
+        """
+        if not isinstance(player, Player):
+            raise TypeError(f"player must be a Player (from explorer.player(...)), got {type(player).__name__}")
+        return ExplorerWithPlayer(self, player)
+
+
+class ExplorerWithPlayer:
+    """An explorer and a player of it, displayed as whichever the front end can show.
+
+    Attributes
+    ----------
+    explorer : Explorer
+    player : Player
+    """
+
+    def __init__(self, explorer: Explorer, player: Player) -> None:
+        self.explorer = explorer
+        self.player = player
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> Dict[str, Any]:
+        bundle = dict(self.explorer._repr_mimebundle_(include=include, exclude=exclude))
+        bundle["text/html"] = self.player.to_html()
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<{type(self.explorer).__name__} with {self.player!r}>"

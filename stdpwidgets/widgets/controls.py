@@ -7,7 +7,7 @@ not for every pixel of a drag.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import ipywidgets as widgets
 
@@ -23,12 +23,16 @@ __all__ = [
     "rule_controls",
     "rule_from_params",
     "RULE_DEPENDENCES",
+    "player_values",
+    "describe_value",
 ]
 
 #: Weight dependences offered by the explorers (names of :class:`~stdpwidgets.core.STDPRule`).
 RULE_DEPENDENCES = ("additive", "multiplicative", "gutig", "van-rossum")
 
-_LAYOUT = {"width": "350px"}
+# Controls fill the column the explorer's grid gives them (at least 290 px), so explorers
+# flow into the width they get: side by side in an HBox, one column on a phone.
+_LAYOUT = {"width": "auto", "min_width": "0"}
 _STYLE = {"description_width": "140px"}
 
 
@@ -161,3 +165,67 @@ def rule_from_params(params: Dict[str, Any]) -> STDPRule:
         w_min=0.0,
         w_max=1.0,
     )
+
+
+def _options(control) -> list:
+    return [o[1] if isinstance(o, tuple) else o for o in control.options]
+
+
+def player_values(control, frames: Optional[int] = None, *, values: Optional[Sequence] = None, owner: str = "") -> list:
+    """Values of ``control`` for a player: ``values`` checked against its range, or ``frames`` spread over it.
+
+    A slider gives ``frames`` values evenly spaced over its range (log-spaced for a log
+    slider), rounded to its step; a dropdown every option; a checkbox False and True.
+
+    Raises
+    ------
+    ValueError
+        For an empty ``values``, or a value the control cannot hold (the message gives the range).
+    """
+    if values is not None:
+        values = list(values.tolist() if hasattr(values, "tolist") else values)
+        values = [v.item() if hasattr(v, "item") and not isinstance(v, bool) else v for v in values]
+        if not values:
+            raise ValueError(f"{owner}: values is empty; give at least one value")
+        for value in values:
+            if not _fits(control, value):
+                raise ValueError(f"{owner} = {value!r} is not allowed; use values {_allowed(control)}")
+        return [int(v) if isinstance(control, widgets.IntSlider) else v for v in values]
+    if isinstance(control, (widgets.Dropdown, widgets.ToggleButtons)):
+        return _options(control)
+    if isinstance(control, widgets.Checkbox):
+        return [False, True]
+    count = int(frames)
+    if isinstance(control, widgets.FloatLogSlider):
+        exponents = [control.min + (control.max - control.min) * k / (count - 1) for k in range(count)]
+        exponents = [control.min + round((e - control.min) / control.step) * control.step for e in exponents]
+        spread = [float(f"{control.base ** e:.6g}") for e in exponents]
+    else:
+        low, high, step = control.min, control.max, control.step
+        spread = [low + round((low + (high - low) * k / (count - 1) - low) / step) * step for k in range(count)]
+        spread = [min(max(v, low), high) for v in spread]
+        spread = [int(v) for v in spread] if isinstance(control, widgets.IntSlider) else [
+            float(f"{v:.10g}") for v in spread]
+    unique = []
+    for value in spread:
+        if value not in unique:
+            unique.append(value)
+    return unique
+
+
+def describe_value(control, value) -> str:
+    """``"description = value"`` as a player shows it (a dropdown's label, a slider's readout format)."""
+    name = control.description or "value"
+    if isinstance(control, (widgets.Dropdown, widgets.ToggleButtons)):
+        for option in control.options:
+            if isinstance(option, tuple) and option[1] == value:
+                return f"{name}: {option[0]}"
+        return f"{name}: {value}"
+    if isinstance(control, widgets.Checkbox):
+        return f"{name}: {'on' if value else 'off'}"
+    fmt = getattr(control, "readout_format", "") or ("d" if isinstance(control, widgets.IntSlider) else ".3g")
+    try:
+        text = format(value, fmt)
+    except (TypeError, ValueError):
+        text = str(value)
+    return f"{name} = {text}"

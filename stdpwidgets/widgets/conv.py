@@ -18,10 +18,22 @@ from .controls import apply_initial_values, dropdown, int_slider, rule_controls,
 __all__ = ["ConvExplorer"]
 
 
+#: Said in the widget when "digits" is chosen but scikit-learn cannot be imported.
+NO_SKLEARN = ("scikit-learn is not installed, so these are generated bars, not digits "
+              "(pip install scikit-learn, or pip install 'stdpwidgets[digits]')")
+
+
+def have_sklearn() -> bool:
+    """Whether scikit-learn (which bundles the 8x8 digits) can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("sklearn") is not None
+
+
 def _images(source: str, count: int, seed: int) -> torch.Tensor:
     """``(count, 8, 8)`` training images: scikit-learn's bundled digits or generated bars."""
-    if source == "digits":
-        return load_digit_images(n_images=count, seed=seed)
+    if source == "digits" and have_sklearn():
+        return load_digit_images(n_images=count, seed=seed, fallback=False)
     return generated_patterns(count, seed=seed)
 
 
@@ -33,6 +45,8 @@ class ConvExplorer(Explorer):
     (integrate-and-fire outputs with first-spike winner-take-all and threshold homeostasis);
     images are scikit-learn's bundled 8x8 digits (:func:`~stdpwidgets.sim.load_digit_images`)
     or generated bars (:func:`~stdpwidgets.sim.generated_patterns`); nothing is downloaded.
+    Without scikit-learn (``pip install 'stdpwidgets[digits]'``) "digits" falls back to bars
+    and the widget says so. ``explorer.player(over="time")`` plays the kernels over training.
     The title gives the kernels' mean best cosine match to an image patch
     (:func:`~stdpwidgets.sim.kernel_structure`), which grows as they learn.
 
@@ -57,6 +71,9 @@ class ConvExplorer(Explorer):
         Train once at construction (default False: the initial kernels are shown).
     device : str or torch.device
     """
+
+    #: Kernel snapshots saved during training (the snapshot slider's and a time player's frames).
+    n_snapshots: int = 40
 
     def __init__(self, *, device: Union[str, torch.device] = "cpu", train: bool = False, **initial: Any) -> None:
         controls = {
@@ -106,7 +123,8 @@ class ConvExplorer(Explorer):
             result = train_conv_stdp(
                 images, out_channels=int(params["n_kernels"]), kernel_size=int(params["kernel_size"]), rule=rule,
                 encoding=params["encoding"], steps_per_image=int(params["steps_per_image"]),
-                epochs=int(params["epochs"]), seed=int(params["seed"]), device=self.device,
+                epochs=int(params["epochs"]), seed=int(params["seed"]), n_snapshots=self.n_snapshots,
+                device=self.device,
                 progress=lambda done: setattr(self.progress, "value", round(done * presented)),
             )
         finally:
@@ -134,7 +152,8 @@ class ConvExplorer(Explorer):
         self.data = {"kernels": kernels.double().numpy()[None], "images_seen": np.zeros(1, dtype=int),
                      "snapshot": 0, "rule": rule}
         self.redraw()
-        self.show_message("initial kernels; press train to learn")
+        note = self._fallback_note()
+        self.show_message(((note + "; ") if note else "") + "initial kernels; press train to learn")
 
     def refresh(self) -> bool:
         ok = super().refresh()
@@ -152,10 +171,25 @@ class ConvExplorer(Explorer):
         title = f"kernels after {int(data['images_seen'][index])} images"
         if "structure" in data:
             title += f"; best match to a patch {data['structure'][index]:.2f}"
-        return kernel_figure(kernels, title=title, figure=figure)
+        return kernel_figure(kernels, title=title, figure=figure, dpi=self.dpi)
+
+    def _time_axis(self):
+        return self._snapshot_axis(self.snapshot, "images_seen", lambda seen: f"after {int(seen)} images")
+
+    def _fallback_note(self) -> str:
+        return NO_SKLEARN if self.parameters["images"] == "digits" and not have_sklearn() else ""
+
+    def _caption(self, data: Dict[str, Any]) -> str:
+        note = self._fallback_note()
+        if "wins" not in data:
+            return note or "initial kernels"
+        wins = ", ".join(str(int(w)) for w in data["wins"])
+        return note or f"output spikes per kernel: {wins}"
 
     def _status(self, data: Dict[str, Any]) -> str:
         wins = ", ".join(str(int(w)) for w in data["wins"])
-        return (f"trained in {data['train_seconds']:.2f} s ({data['ms_per_step'] * 1000:.0f} µs per step); "
-                f"mean best cosine match to an image patch {data['structure'][0]:.2f} → {data['structure'][-1]:.2f}; "
-                f"spikes per kernel: {wins}")
+        note = self._fallback_note()
+        return ((note + "; ") if note else "") + (
+            f"trained in {data['train_seconds']:.2f} s ({data['ms_per_step'] * 1000:.0f} µs per step); "
+            f"mean best cosine match to an image patch {data['structure'][0]:.2f} → {data['structure'][-1]:.2f}; "
+            f"spikes per kernel: {wins}")

@@ -22,7 +22,8 @@ class LayerExplorer(Explorer):
     """A ``Linear`` layer of many synapses learning by STDP: weight matrix and histogram over training.
 
     Press **train** to simulate (a progress bar follows it); the **snapshot** slider then
-    scrubs through the weights saved during training. Additive STDP drives the weights to the
+    scrubs through the weights saved during training (``explorer.player(over="time")`` plays
+    them without a kernel). Additive STDP drives the weights to the
     bounds (a bimodal histogram: at the defaults, after 30 s, about 36 % of the weights lie
     within 0.1 of 0 and 27 % within 0.1 of 1), multiplicative STDP keeps them unimodal (all
     within 0.4-0.6, near :func:`~stdpwidgets.core.multiplicative_fixed_point` = 0.47).
@@ -47,6 +48,9 @@ class LayerExplorer(Explorer):
     device : str or torch.device
     """
 
+
+    #: Weight snapshots saved during training (the snapshot slider's and a time player's frames).
+    n_snapshots: int = 40
 
     def __init__(self, *, device: Union[str, torch.device] = "cpu", train: bool = True, **initial: Any) -> None:
         controls = {
@@ -85,7 +89,7 @@ class LayerExplorer(Explorer):
             result = simulate_poisson_layer(
                 rule, int(params["n_inputs"]), int(params["n_outputs"]), input_rate_hz=float(params["rate"]),
                 coupling=float(params["coupling"]), duration_ms=float(params["duration"]), seed=int(params["seed"]),
-                device=self.device, progress=lambda done: setattr(self.progress, "value", round(done * steps)),
+                n_snapshots=self.n_snapshots, device=self.device, progress=lambda done: setattr(self.progress, "value", round(done * steps)),
             )
         finally:
             self.train_button.disabled = False
@@ -132,7 +136,19 @@ class LayerExplorer(Explorer):
         if figure is not None and figure.stdp_artists["matrix"].get_array().shape != w.shape:
             figure = None  # layer size changed: a new figure replaces the old one in the Image
         title = f"{data['rule'].dependence.name} STDP, t = {data['times_ms'][index] / 1000:.1f} s"
-        return weight_matrix_figure(w, title=title, figure=figure)
+        return weight_matrix_figure(w, title=title, figure=figure, dpi=self.dpi)
+
+    def _time_axis(self):
+        return self._snapshot_axis(self.snapshot, "times_ms", lambda t_ms: f"t = {t_ms / 1000:.1f} s")
+
+    def _caption(self, data: Dict[str, Any]) -> str:
+        if "near_bounds" not in data:
+            return "untrained: every weight 0.5"
+        index = int(data["snapshot"])
+        w = data["weights"][index]
+        low, high = float((w <= 0.1).mean()), float((w >= 0.9).mean())
+        return (f"output rate over the run {data['post_rate_hz']:.1f} Hz; weights within 0.1 of the bounds "
+                f"now: {low:.0%} low, {high:.0%} high")
 
     def _status(self, data: Dict[str, Any]) -> str:
         low, high = data["near_bounds"]

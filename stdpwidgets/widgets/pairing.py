@@ -126,7 +126,7 @@ class PairingExplorer(Explorer):
             data["weight"], data["sweep_values"], data["sweep_change"],
             sweep_label="Δt (ms)" if by_lag else "pairing frequency (Hz)",
             log_sweep=not by_lag, current_value=current, current_change=data["weight_change"],
-            title=title, figure=figure,
+            title=title, figure=figure, dpi=self.dpi,
         )
 
     def _status(self, data: Dict[str, Any]) -> str:

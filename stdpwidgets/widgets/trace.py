@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Union
 
+import ipywidgets as widgets
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 from ..core import poisson_drift
 from ..plots import trace_figure
-from ..sim import poisson_spikes, simulate_synapse
+from ..sim import fixed_count_spikes, simulate_synapse
 from .base import Explorer
 from .controls import apply_initial_values, checkbox, dropdown, float_slider, int_slider, rule_controls, rule_from_params
 
@@ -28,9 +29,13 @@ class TraceExplorer(Explorer):
 
     Five panels share the time axis: pre raster, presynaptic trace :math:`x`, post raster,
     postsynaptic trace :math:`y`, weight :math:`w` (Morrison et al. 2008, Fig. 3 style). The
-    spikes come from :func:`stdpwidgets.sim.poisson_spikes`, traces and weight from one
+    spikes come from :func:`stdpwidgets.sim.fixed_count_spikes` (random steps nested in the rate:
+    moving a rate slider adds or removes spikes and keeps the others), traces and weight from one
     :meth:`STDPLearner.run(..., record=True) <stdpwidgets.core.STDPLearner.run>` on a 1x1
     ``nn.Linear``.
+
+    The **time shown** slider (:attr:`time_shown`) draws the run up to a time, so the traces and
+    the weight unfold; ``explorer.player(over="time")`` plays that without a kernel.
 
     With ``two_phases`` the second half of the run uses ``rate_pre_2`` and ``rate_post_2``.
     For independent spikes and all-to-all pairing the sign of the drift,
@@ -79,7 +84,13 @@ class TraceExplorer(Explorer):
             "seed": int_slider("seed", 0, 0, 999),
         }
         apply_initial_values(controls, initial, type(self).__name__)
-        super().__init__(controls, device=device)
+        self.time_shown = widgets.FloatSlider(
+            value=controls["duration"].value, min=0.0, max=controls["duration"].value, step=1.0,
+            description="time shown (ms)", readout_format=".0f", continuous_update=True,
+            style={"description_width": "140px"}, layout={"width": "auto", "max_width": "600px"},
+        )
+        super().__init__(controls, device=device, extra=[self.time_shown])
+        self.time_shown.observe(lambda change: self._on_time_shown(), names="value")
         self._update_phase_controls()
         controls["two_phases"].observe(lambda change: self._update_phase_controls(), names="value")
         self.refresh()
@@ -102,14 +113,34 @@ class TraceExplorer(Explorer):
         out["boundary"] = boundary
         return out
 
+    def _on_time_shown(self) -> None:
+        if self.data and not self._suspended:
+            self.redraw()
+
+    def _time_axis(self):
+        return self.time_shown, lambda t: f"t = {t:.0f} ms of {self.time_shown.max:.0f}"
+
+    def _spikes(self, params: Dict[str, Any], side: str, steps: int, boundary: int, dt: float,
+                generator: torch.Generator) -> torch.Tensor:
+        """One side's train: fixed-count nested spikes per phase (a rate change moves few spikes)."""
+        rates = [float(params[f"rate_{side}"])]
+        lengths = [boundary]
+        if params["two_phases"]:
+            rates.append(float(params[f"rate_{side}_2"]))
+            lengths.append(steps - boundary)
+        parts = [fixed_count_spikes(r, n, dt, generator=generator, device=self.device) for r, n in zip(rates, lengths)]
+        return torch.cat(parts)
+
     def _compute(self, params: Dict[str, Any]) -> Dict[str, Any]:
         rule = rule_from_params(params)
         dt = float(params["dt"])
         steps = int(round(float(params["duration"]) / dt))
-        rates = self.rates(params, steps)
+        boundary = steps // 2 if params["two_phases"] else steps
         generator = torch.Generator(device=self.device).manual_seed(int(params["seed"]))
-        pre = poisson_spikes(rates["pre"], steps, dt, (1, 1), generator=generator, device=self.device)
-        post = poisson_spikes(rates["post"], steps, dt, (1, 1), generator=generator, device=self.device)
+        pre = self._spikes(params, "pre", steps, boundary, dt, generator)
+        post = self._spikes(params, "post", steps, boundary, dt, generator)
+        rates = {"boundary": boundary}
+        self._fit_time_slider(steps * dt)
         history = simulate_synapse(rule, pre.reshape(steps), post.reshape(steps), float(params["w0"]), dt)
         as_numpy = lambda t: t.reshape(steps).double().cpu().numpy()  # noqa: E731
         return {
@@ -125,13 +156,27 @@ class TraceExplorer(Explorer):
             "phase_boundary_ms": rates["boundary"] * dt if params["two_phases"] else None,
         }
 
+    def _fit_time_slider(self, duration_ms: float) -> None:
+        """A new run is shown whole: the time slider spans it and stands at its end."""
+        if self.time_shown.max != duration_ms or self.time_shown.value != duration_ms:
+            self._suspended = True
+            try:
+                self.time_shown.max = duration_ms
+                self.time_shown.value = duration_ms
+            finally:
+                self._suspended = False
+
     def _draw(self, data: Dict[str, Any], figure: Optional[Figure]) -> Figure:
-        n_pre, n_post = int(data["pre_spikes"].sum()), int(data["post_spikes"].sum())
-        title = (f"{n_pre} pre and {n_post} post spikes; w: {data['w0']:.3f} → {data['weight'][-1]:.3f}")
+        shown_ms = float(self.time_shown.value)
+        shown = int(np.searchsorted(data["time_ms"], shown_ms, side="right"))
+        n_pre, n_post = int(data["pre_spikes"][:shown].sum()), int(data["post_spikes"][:shown].sum())
+        w_now = data["weight"][shown - 1] if shown else data["w0"]
+        until = "" if shown >= len(data["time_ms"]) else f"up to t = {shown_ms:.0f} ms: "
+        title = f"{until}{n_pre} pre and {n_post} post spikes; w: {data['w0']:.3f} → {w_now:.3f}"
         return trace_figure(
             data["time_ms"], data["pre_spikes"], data["pre_trace"], data["post_spikes"],
             data["post_trace"], data["weight"], phase_boundary_ms=data["phase_boundary_ms"],
-            title=title, figure=figure,
+            shown_until_ms=shown_ms, title=title, figure=figure, dpi=self.dpi,
         )
 
     def _status(self, data: Dict[str, Any]) -> str:

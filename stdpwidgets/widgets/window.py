@@ -92,7 +92,7 @@ class WindowExplorer(Explorer):
             data["delta_t_ms"], data["window"], reference=data["reference"],
             simulated_delta_t_ms=data["simulated_delta_t_ms"], simulated_change=data["simulated_change"],
             weights=data["weights"], f_plus=data["f_plus"], f_minus=data["f_minus"],
-            current_weight=data["w"], title=title, figure=figure,
+            current_weight=data["w"], title=title, figure=figure, dpi=self.dpi,
         )
 
     def _status(self, data: Dict[str, Any]) -> str:
