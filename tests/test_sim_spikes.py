@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from stdpwidgets.sim import poisson_spikes, times_to_train, train_to_raster, train_to_times
+from stdpwidgets.sim import fixed_count_spikes, poisson_spikes, times_to_train, train_to_raster, train_to_times
 from stdpwidgets.sim.encoding import latency_encode, poisson_encode
 
 
@@ -75,3 +75,24 @@ def test_encodings():
     assert abs(float(rates) - 0.05) < 5 * math.sqrt(0.05 * 0.95 / 16000)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         latency_encode(torch.tensor([2.0]), 5)
+
+
+def test_fixed_count_spikes_are_nested_in_the_rate_with_the_expected_count():
+    steps, dt = 5000, 0.5  # 2.5 s
+    trains = {rate: fixed_count_spikes(rate, steps, dt, seed=7) for rate in (0.0, 4.0, 10.0, 10.4, 40.0)}
+    for rate, train in trains.items():
+        assert train.shape == (steps,) and int(train.sum()) == round(rate * 2.5)
+    rates = sorted(trains)
+    for low, high in zip(rates, rates[1:]):
+        assert bool((trains[high][trains[low] > 0] > 0).all())  # a higher rate keeps every spike
+    assert not torch.equal(trains[10.0], trains[10.4])  # one spike more: the train changes
+    # given the count, the steps are uniform: the mean step of many trains sits mid-run
+    means = [float(fixed_count_spikes(20.0, steps, dt, seed=s).nonzero().float().mean()) for s in range(200)]
+    assert abs(sum(means) / len(means) - (steps - 1) / 2) < 0.02 * steps
+
+
+def test_fixed_count_spikes_refuse_bad_rates():
+    with pytest.raises(ValueError, match="more than one spike per step"):
+        fixed_count_spikes(3000.0, 10, 1.0, seed=0)
+    with pytest.raises(ValueError, match="rate_hz"):
+        fixed_count_spikes(-1.0, 10, 1.0, seed=0)

@@ -321,3 +321,27 @@ def test_explorers_work_when_the_default_dtype_is_float64():
             assert explorer.error is None, (type(explorer).__name__, explorer.error)
     finally:
         torch.set_default_dtype(previous)
+
+
+def test_trace_explorer_a_small_rate_step_keeps_the_spikes_and_adds_some():
+    explorer = TraceExplorer(seed=2, two_phases=False, rate_pre=10.0, duration=2000.0)
+    before = explorer.data["pre_spikes"].copy()
+    explorer.controls["rate_pre"].value = 11.0
+    after = explorer.data["pre_spikes"]
+    assert before.sum() == 20 and after.sum() == 22  # round(rate * 2 s) spikes, exactly
+    assert (after[before > 0] > 0).all()  # every earlier spike is kept
+
+
+def test_conv_explorer_says_when_it_shows_bars_because_scikit_learn_is_missing(monkeypatch):
+    from stdpwidgets.widgets import conv
+
+    monkeypatch.setattr(conv, "have_sklearn", lambda: False)
+    explorer = ConvExplorer(n_images=20, n_kernels=2, kernel_size=3, steps_per_image=5)
+    assert "scikit-learn is not installed" in explorer.message.value
+    explorer.train_button.click()
+    assert explorer.error is None
+    assert "scikit-learn is not installed" in explorer.message.value
+    assert "generated bars" in explorer.figure.stdp_artists["footer"].get_text()
+    explorer.controls["images"].value = "bars"
+    explorer.train_button.click()
+    assert "scikit-learn" not in explorer.message.value

@@ -182,7 +182,7 @@ def player_fragment(player) -> str:
     """The player as an HTML fragment: styles, canvas, controls, frame data and script, all inline."""
     pid = "stdp-player-" + uuid.uuid4().hex[:12]
     width, height = player.size
-    style = f"width:{player.display_width}px" if player.display_width else f"width:{width}px"
+    shown_width = player.display_width or width  # CSS pixels; the canvas scales down on narrow pages
     payload = {
         "title": player.title,
         "labels": list(player.labels),
@@ -194,9 +194,9 @@ def player_fragment(player) -> str:
     data = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
     title = html.escape(player.title)
     return (
-        f'<div class="stdp-player" id="{pid}" role="group" aria-label="{title}">'
+        f'<div class="stdp-player" id="{pid}" role="group" aria-label="{title}" style="max-width:{shown_width}px">'
         f"<style>{_CSS}</style>"
-        f'<canvas width="{width}" height="{height}" style="{style}" role="img" aria-label="{title}"></canvas>'
+        f'<canvas width="{width}" height="{height}" style="width:100%" role="img" aria-label="{title}"></canvas>'
         f'<div class="stdp-bar"><button type="button" aria-pressed="false" disabled>&#9654; Play</button>'
         f'<input type="range" min="0" max="{len(player) - 1}" step="1" value="{player.start}" '
         f'aria-label="{html.escape(player.name)}" disabled>'

@@ -21,10 +21,10 @@ __all__ = ["PNGRenderer", "figure_to_png"]
 def _encode_png(rgba: np.ndarray, compress_level: int, colors: Optional[int] = None) -> bytes:
     """PNG bytes of an opaque RGBA buffer: RGB, or a palette of at most ``colors`` colours.
 
-    A figure is opaque, so the alpha channel is dropped. The palette (fast octree, no
-    dithering) costs about 8 ms for a 1080x750 figure and makes the file 2-2.5x smaller than
-    RGB; encoding it is faster too, since there is less to compress. Colours move by at most
-    a few levels of 255 on anti-aliased edges, invisible at these sizes.
+    A figure is opaque, so the alpha channel is dropped. A palette (fast octree, no dithering)
+    makes one file 2-2.5x smaller, but its colours depend on the whole picture, so two frames
+    that differ in one curve differ in every anti-aliased pixel; RGB keeps unchanged pixels
+    identical, which is what lets a player store only the pixels that change (smaller in all).
     """
     from PIL import Image  # matplotlib depends on Pillow
 
@@ -72,8 +72,8 @@ class PNGRenderer:
     compress_level : int
         zlib level of the PNG (0-9).
     colors : int or None
-        Encode as a palette PNG of at most this many colours (2-256; default 256), or RGB
-        when None.
+        Encode as a palette PNG of at most this many colours (2-256), or RGB when None
+        (default: exact, and unchanged pixels stay identical between frames).
 
     Examples
     --------
@@ -81,7 +81,7 @@ class PNGRenderer:
     >>> png = renderer.render()          # bytes, e.g. for ipywidgets.Image(value=png)
     """
 
-    def __init__(self, figure: Figure, compress_level: int = 6, colors: Optional[int] = 256) -> None:
+    def __init__(self, figure: Figure, compress_level: int = 6, colors: Optional[int] = None) -> None:
         if not isinstance(figure, Figure):
             raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
         if isinstance(compress_level, bool) or not isinstance(compress_level, int) or not 0 <= compress_level <= 9:

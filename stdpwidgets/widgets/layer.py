@@ -139,7 +139,7 @@ class LayerExplorer(Explorer):
         return weight_matrix_figure(w, title=title, figure=figure, dpi=self.dpi)
 
     def _time_axis(self):
-        return self._snapshot_axis(self.snapshot, "times_ms", lambda t_ms: f"t = {t_ms / 1000:.1f} s")
+        return self._snapshot_axis(self.snapshot, "times_ms", lambda t_ms: f"t = {t_ms:.0f} ms" if t_ms < 10_000 else f"t = {t_ms / 1000:.1f} s")
 
     def _caption(self, data: Dict[str, Any]) -> str:
         if "near_bounds" not in data:
