@@ -118,6 +118,8 @@ def test_every_toc_page_renders(built_book, doc):
         number = CHAPTERS[doc]
         title = _title(html)
         assert title.startswith(f'<span class="section-number">{number}. </span>'), f"{doc}: title {title!r}"
+        # the number comes from Sphinx only: the notebook's H1 carries none ("4. 4. ..." otherwise)
+        assert not re.match(r"\s*\d+\.", title.split("</span>", 1)[1]), f"{doc}: numbered twice: {title!r}"
         assert 'class="math' in html, f"{doc}: no math"
         equations = re.findall(r'class="eqno">\((\d+)\.(\d+)\)', html)
         assert equations, f"{doc}: no numbered equation"
