@@ -252,3 +252,74 @@ def test_zipped_copy_reads_offline(open_offline, built_book, tmp_path):
             assert view.page.url.endswith("/book/index.html")
             chapters = view.page.locator("article a.reference.internal", has_text=re.compile(r"^1\. "))
             assert chapters.count() >= 1
+
+
+# ---------------------------------------------------------------- players on the built pages
+
+#: The chapters whose explorers are played on the static page (at least six players in five).
+PLAYED = {
+    "book/01_introduction": 1,
+    "book/02_experimental_window": 1,
+    "book/03_pair_based_stdp": 1,
+    "book/04_from_pairs_to_traces": 1,
+    "book/05_weight_dependence": 2,
+    "book/07_convolutions": 1,
+}
+MAX_PLAYER_BYTES = 2 * 1000 * 1000
+
+CANVAS_DIGEST = """async (canvas) => {
+  const rgba = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const digest = await crypto.subtle.digest('SHA-256', rgba);
+  return Array.from(new Uint8Array(digest)).map(b => b.toString(16).padStart(2, '0')).join('');
+}"""
+
+
+def player_sizes(html: str) -> list[int]:
+    """Bytes of each player block (its div, styles, data and script) in a page's HTML."""
+    starts = [m.start() for m in re.finditer(r'<div class="stdp-player"', html)]
+    sizes = []
+    for start in starts:
+        end = html.index("})();\n</script></div>", start) + len("})();\n</script></div>")
+        sizes.append(end - start)
+    return sizes
+
+
+@pytest.mark.parametrize("doc", sorted(PLAYED))
+def test_players_move_with_the_slider_and_play_offline(open_offline, built_book, doc):
+    html_dir = built_book[0]
+    html = (html_dir / (doc + ".html")).read_text(encoding="utf-8")
+    sizes = player_sizes(html)
+    assert len(sizes) == PLAYED[doc], f"{doc}: {len(sizes)} players, expected {PLAYED[doc]}"
+    assert max(sizes) <= MAX_PLAYER_BYTES, f"{doc}: a player of {max(sizes) / 1e6:.2f} MB"
+    view = open_offline(doc)
+    page = view.page
+    players = page.locator("div.stdp-player")
+    assert players.count() == PLAYED[doc]
+    for k in range(players.count()):
+        player = players.nth(k)
+        player.scroll_into_view_if_needed()
+        page.wait_for_function("(el) => el.dataset.frame !== undefined", arg=player.element_handle(),
+                               timeout=20_000)
+        canvas = player.locator("canvas")
+        slider = player.locator("input[type=range]")
+        assert int(slider.get_attribute("max")) >= 5, "a player needs a handful of frames"
+        start = canvas.evaluate(CANVAS_DIGEST)
+        # drag the slider (keyboard, as a reader without a mouse would)
+        slider.focus()
+        page.keyboard.press("Home")
+        assert player.get_attribute("data-frame") == "0"
+        first = canvas.evaluate(CANVAS_DIGEST)
+        assert first != start or player.get_attribute("data-frame") == str(slider.get_attribute("value"))
+        page.keyboard.press("ArrowRight")
+        moved = canvas.evaluate(CANVAS_DIGEST)
+        assert player.get_attribute("data-frame") == "1" and moved != first, f"{doc}: the slider did not redraw"
+        label = player.locator("output").inner_text()
+        assert label, "the value of the frame is shown"
+        # play: the frames advance on their own, and the picture changes
+        player.locator("button").click()
+        page.wait_for_function("(el) => +el.dataset.frame >= 3", arg=player.element_handle(), timeout=20_000)
+        assert player.locator("button").get_attribute("aria-pressed") == "true"
+        player.locator("button").click()
+        assert canvas.evaluate(CANVAS_DIGEST) not in (first, moved)
+        assert player.locator("output").inner_text() != label
+    assert view.outside() == [] and view.missing() == []

@@ -188,7 +188,9 @@ class Explorer(widgets.VBox):
         self.data = data
         self.redraw()
         self.last_redraw_ms = (time.perf_counter() - start) * 1e3
-        self.show_message(self._status(data))
+        status = self._status(data)
+        # the figure's footer already shows the caption; the message line adds only what differs
+        self.show_message(status if status != self._caption(data) else "")
         return True
 
     def redraw(self) -> None:

@@ -98,6 +98,10 @@ class WindowExplorer(Explorer):
     def _status(self, data: Dict[str, Any]) -> str:
         rule = data["rule"]
         fp, fm = rule.amplitudes(torch.tensor(data["w"], dtype=torch.float64))
-        balance = float(fp) * rule.tau_pre - float(fm) * rule.tau_post
-        return (f"Area of the window ∫W dΔt = F+τ+ − F−τ− = {balance:.3g} ms per pair "
-                f"({'potentiation' if balance > 0 else 'depression'} dominates for uncorrelated spikes)")
+        potentiation, depression = float(fp) * rule.tau_pre, float(fm) * rule.tau_post
+        balance = potentiation - depression
+        if abs(balance) <= 1e-6 * max(potentiation, depression, 1e-300):  # equal up to rounding
+            verdict = "balanced: no drift for uncorrelated spikes"
+        else:
+            verdict = f"{'potentiation' if balance > 0 else 'depression'} dominates for uncorrelated spikes"
+        return f"Area of the window ∫W dΔt = F+τ+ − F−τ− = {balance:.3g} ms per pair ({verdict})"
