@@ -24,19 +24,13 @@ import re
 from pathlib import Path
 
 import pytest
+from book_toc import toc_docs
 
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("STDPWIDGETS_SKIP_BOOK_BUILD") == "1", reason="STDPWIDGETS_SKIP_BOOK_BUILD=1"
 )
-
-
-def _toc_files() -> list[str]:
-    """Document paths listed in _toc.yml (root first), without extension."""
-    text = (ROOT / "_toc.yml").read_text()
-    root = re.search(r"^root:\s*(\S+)", text, re.M).group(1)
-    return [root] + re.findall(r"-\s*file:\s*(\S+)", text)
 
 
 def _numbered_chapters() -> dict[str, int]:
@@ -104,7 +98,7 @@ def test_cover_page_is_the_root_and_lists_every_chapter(built_book):
     assert re.search(r'href="01_introduction.html">1\. ', sidebar), "chapter 1 is not in the sidebar as 1."
 
 
-@pytest.mark.parametrize("doc", _toc_files())
+@pytest.mark.parametrize("doc", toc_docs())
 def test_every_toc_page_renders(built_book, doc):
     html_dir, _ = built_book
     page = html_dir / (doc + ".html")
@@ -166,7 +160,7 @@ def test_equation_references_show_the_chapter_they_point_into(built_book):
 def test_explorers_show_static_figures(built_book):
     """A chapter shows at least one PNG per cell that displays an explorer (readers without a kernel)."""
     html_dir, _ = built_book
-    for doc in _toc_files():
+    for doc in toc_docs():
         source = _source(doc)
         if source.suffix != ".ipynb":
             continue

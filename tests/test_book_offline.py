@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from book_toc import toc_docs
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -43,13 +44,6 @@ MAX_PAGE_BYTES = 8 * 1024 * 1024
 # TeX that must not be left visible once MathJax has typeset a page
 RAW_TEX = ("\\(", "\\)", "\\[", "\\]", "\\frac", "\\begin{", "\\end{", "$$")
 INTERNAL_SCHEMES = ("data", "blob", "about")  # no request leaves the page for these
-
-
-def toc_docs() -> list[str]:
-    """Document paths listed in _toc.yml (root first), without extension."""
-    text = (ROOT / "_toc.yml").read_text()
-    root = re.search(r"^root:\s*(\S+)", text, re.M).group(1)
-    return [root] + re.findall(r"-\s*file:\s*(\S+)", text)
 
 
 CHAPTERS = [doc for doc in toc_docs() if (ROOT / (doc + ".ipynb")).exists()]

@@ -113,15 +113,6 @@ class Player:
 
         return np.asarray(Image.open(io.BytesIO(self.frames[index])).convert("RGB"))
 
-    def index_of(self, value: Any) -> int:
-        """Index of the frame whose value is ``value`` (the nearest one for numbers)."""
-        if value in self.values:
-            return self.values.index(value)
-        numeric = [v for v in self.values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if len(numeric) == len(self.values) and isinstance(value, (int, float)):
-            return int(np.argmin([abs(v - value) for v in self.values]))
-        raise ValueError(f"{value!r} is not one of the player's values {list(self.values)}")
-
     # ------------------------------------------------------------------ HTML
 
     def to_html(self, standalone: bool = False) -> str:

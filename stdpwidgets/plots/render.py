@@ -18,19 +18,17 @@ from matplotlib.figure import Figure
 __all__ = ["PNGRenderer", "figure_to_png"]
 
 
-def _encode_png(rgba: np.ndarray, compress_level: int, colors: Optional[int] = None) -> bytes:
-    """PNG bytes of an opaque RGBA buffer: RGB, or a palette of at most ``colors`` colours.
+def _encode_png(rgba: np.ndarray, compress_level: int) -> bytes:
+    """RGB PNG bytes of an opaque RGBA buffer (a figure is opaque, so alpha is dropped).
 
-    A figure is opaque, so the alpha channel is dropped. A palette (fast octree, no dithering)
-    makes one file 2-2.5x smaller, but its colours depend on the whole picture, so two frames
-    that differ in one curve differ in every anti-aliased pixel; RGB keeps unchanged pixels
-    identical, which is what lets a player store only the pixels that change (smaller in all).
+    Not a palette: a palette makes one file 2-2.5x smaller, but its colours depend on the
+    whole picture, so two frames that differ in one curve differ in every anti-aliased pixel;
+    RGB keeps unchanged pixels identical, which is what lets a player store only the pixels
+    that change (smaller in all).
     """
     from PIL import Image  # matplotlib depends on Pillow
 
     image = Image.fromarray(np.ascontiguousarray(rgba[..., :3]))
-    if colors is not None:
-        image = image.quantize(colors=colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     buffer = io.BytesIO()
     image.save(buffer, format="png", compress_level=compress_level)
     return buffer.getvalue()
@@ -71,9 +69,6 @@ class PNGRenderer:
         ``stdp_dynamic`` every frame is a full draw).
     compress_level : int
         zlib level of the PNG (0-9; default 3: 10 ms faster than 6 on a 1080x800 figure for 9 % more bytes).
-    colors : int or None
-        Encode as a palette PNG of at most this many colours (2-256), or RGB when None
-        (default: exact, and unchanged pixels stay identical between frames).
 
     Examples
     --------
@@ -81,18 +76,15 @@ class PNGRenderer:
     >>> png = renderer.render()          # bytes, e.g. for ipywidgets.Image(value=png)
     """
 
-    def __init__(self, figure: Figure, compress_level: int = 3, colors: Optional[int] = None) -> None:
+    def __init__(self, figure: Figure, compress_level: int = 3) -> None:
         if not isinstance(figure, Figure):
             raise TypeError(f"figure must be a matplotlib Figure, got {type(figure).__name__}")
         if isinstance(compress_level, bool) or not isinstance(compress_level, int) or not 0 <= compress_level <= 9:
             raise ValueError(f"compress_level must be an int from 0 to 9, got {compress_level!r}")
-        if colors is not None and (isinstance(colors, bool) or not isinstance(colors, int) or not 2 <= colors <= 256):
-            raise ValueError(f"colors must be None (RGB) or an int from 2 to 256, got {colors!r}")
         if not isinstance(figure.canvas, FigureCanvasAgg):
             FigureCanvasAgg(figure)
         self.figure = figure
         self.compress_level = compress_level
-        self.colors = colors
         self._background = None
         self._key: Optional[Tuple] = None
         self.full_draws = 0
@@ -133,7 +125,7 @@ class PNGRenderer:
             self._draw_dynamic(dynamic)
             self.blits += 1
         rgba = np.asarray(canvas.buffer_rgba())
-        return _encode_png(rgba, self.compress_level, self.colors)
+        return _encode_png(rgba, self.compress_level)
 
     def _draw_dynamic(self, dynamic) -> None:
         renderer = self.figure.canvas.get_renderer()

@@ -102,7 +102,6 @@ def poisson_spikes(
     return spikes if dtype == torch.bool else spikes.to(dtype)
 
 
-
 def fixed_count_spikes(
     rate_hz: float,
     steps: int,

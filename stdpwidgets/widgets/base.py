@@ -190,7 +190,7 @@ class Explorer(widgets.VBox):
         self.last_redraw_ms = (time.perf_counter() - start) * 1e3
         status = self._status(data)
         # the figure's footer already shows the caption; the message line adds only what differs
-        self.show_message(status if status != self._caption(data) else "")
+        self.show_message(status if status != self.figure.stdp_artists["footer"].get_text() else "")
         return True
 
     def redraw(self) -> None:
@@ -363,9 +363,7 @@ class Explorer(widgets.VBox):
         try:
             for value in values:
                 widget.value = value  # redraws through the explorer's own observers
-                if recompute and not self.refresh():
-                    raise ValueError(f"{type(self).__name__} cannot compute {name} = {value!r}: {self.error}")
-                if self.error:
+                if (recompute and not self.refresh()) or self.error:
                     raise ValueError(f"{type(self).__name__} cannot compute {name} = {value!r}: {self.error}")
                 pngs.append(self.png())
         finally:

@@ -72,12 +72,16 @@ def checkbox(description: str, value: bool):
     return widgets.Checkbox(value=value, description=description, indent=False, layout=dict(_LAYOUT))
 
 
+def _options(control) -> list:
+    """The values (not labels) a dropdown or toggle offers."""
+    return [o[1] if isinstance(o, tuple) else o for o in control.options]
+
+
 def _allowed(control) -> str:
     if isinstance(control, widgets.FloatLogSlider):
         return f"between {control.base ** control.min:.3g} and {control.base ** control.max:.3g}"
     if isinstance(control, (widgets.Dropdown, widgets.ToggleButtons)):
-        values = [o[1] if isinstance(o, tuple) else o for o in control.options]
-        return "one of " + ", ".join(map(repr, values))
+        return "one of " + ", ".join(map(repr, _options(control)))
     if isinstance(control, widgets.Checkbox):
         return "True or False"
     return f"between {control.min:g} and {control.max:g}"
@@ -87,8 +91,7 @@ def _fits(control, value) -> bool:
     if isinstance(control, widgets.Checkbox):
         return isinstance(value, bool)
     if isinstance(control, (widgets.Dropdown, widgets.ToggleButtons)):
-        values = [o[1] if isinstance(o, tuple) else o for o in control.options]
-        return value in values
+        return value in _options(control)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return False
     if isinstance(control, widgets.IntSlider) and int(value) != value:
@@ -167,10 +170,6 @@ def rule_from_params(params: Dict[str, Any]) -> STDPRule:
     )
 
 
-def _options(control) -> list:
-    return [o[1] if isinstance(o, tuple) else o for o in control.options]
-
-
 def player_values(control, frames: Optional[int] = None, *, values: Optional[Sequence] = None, owner: str = "") -> list:
     """Values of ``control`` for a player: ``values`` checked against its range, or ``frames`` spread over it.
 
@@ -202,7 +201,7 @@ def player_values(control, frames: Optional[int] = None, *, values: Optional[Seq
         spread = [float(f"{control.base ** e:.6g}") for e in exponents]
     else:
         low, high, step = control.min, control.max, control.step
-        spread = [low + round((low + (high - low) * k / (count - 1) - low) / step) * step for k in range(count)]
+        spread = [low + round((high - low) * k / (count - 1) / step) * step for k in range(count)]
         spread = [min(max(v, low), high) for v in spread]
         spread = [int(v) for v in spread] if isinstance(control, widgets.IntSlider) else [
             float(f"{v:.10g}") for v in spread]

@@ -100,19 +100,6 @@ class TraceExplorer(Explorer):
         for name in ("rate_pre_2", "rate_post_2"):
             self.controls[name].disabled = not enabled
 
-    @staticmethod
-    def rates(params: Dict[str, Any], steps: int) -> Dict[str, torch.Tensor]:
-        """Per-step rates (Hz, ``(steps, 1, 1)``) of the pre and post trains, and the phase boundary step."""
-        boundary = steps // 2 if params["two_phases"] else steps
-        out = {}
-        for side in ("pre", "post"):
-            rate = torch.full((steps, 1, 1), float(params[f"rate_{side}"]), dtype=torch.float64)
-            if params["two_phases"]:
-                rate[boundary:] = float(params[f"rate_{side}_2"])
-            out[side] = rate
-        out["boundary"] = boundary
-        return out
-
     def _on_time_shown(self) -> None:
         if self.data and not self._suspended:
             self.redraw()
@@ -139,7 +126,6 @@ class TraceExplorer(Explorer):
         generator = torch.Generator(device=self.device).manual_seed(int(params["seed"]))
         pre = self._spikes(params, "pre", steps, boundary, dt, generator)
         post = self._spikes(params, "post", steps, boundary, dt, generator)
-        rates = {"boundary": boundary}
         self._fit_time_slider(steps * dt)
         history = simulate_synapse(rule, pre.reshape(steps), post.reshape(steps), float(params["w0"]), dt)
         as_numpy = lambda t: t.reshape(steps).double().cpu().numpy()  # noqa: E731
@@ -153,7 +139,7 @@ class TraceExplorer(Explorer):
             "post_trace": as_numpy(history.post_traces),
             "weight": as_numpy(history.weights),
             "w0": float(params["w0"]),
-            "phase_boundary_ms": rates["boundary"] * dt if params["two_phases"] else None,
+            "phase_boundary_ms": boundary * dt if params["two_phases"] else None,
         }
 
     def _fit_time_slider(self, duration_ms: float) -> None:
