@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
+import math
+
 import torch
 
-__all__ = ["WeightDependence", "make_dependence", "DEPENDENCE_NAMES"]
+__all__ = ["WeightDependence", "make_dependence", "DEPENDENCE_NAMES", "power_law"]
 
 FactorFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -100,3 +102,86 @@ def make_dependence(spec, mu: float) -> WeightDependence:
         f"weight_dependence must be a name ({', '.join(map(repr, DEPENDENCE_NAMES))}) or a pair "
         f"of callables (f_plus, f_minus) mapping a weight tensor to factors; got {spec!r}"
     )
+
+
+@dataclass(frozen=True)
+class PowerLawPotentiation:
+    """The potentiation factor of the power-law rule, ``w0**(1 - mu) * w**mu``.
+
+    A frozen dataclass rather than a closure, so that two rules built with the same
+    ``power_law(w0, mu)`` compare equal (a learner checks a checkpoint's configuration) and
+    the rule can be pickled with ``torch.save``.
+    """
+
+    w0: float
+    mu: float
+
+    def __call__(self, w: torch.Tensor) -> torch.Tensor:
+        # clamped at zero: the rule is defined for w >= 0, and w**mu must not see a negative base
+        return self.w0 ** (1.0 - self.mu) * w.clamp_min(0.0).pow(self.mu)
+
+
+@dataclass(frozen=True)
+class LinearDepression:
+    """The depression factor of the power-law rule, ``w`` (clamped at zero)."""
+
+    def __call__(self, w: torch.Tensor) -> torch.Tensor:
+        return w.clamp_min(0.0)
+
+
+def power_law(w0: float, mu: float) -> Tuple[PowerLawPotentiation, LinearDepression]:
+    r"""The power-law weight dependence of Morrison, Aertsen & Diesmann (2007).
+
+    Potentiation grows as a power of the weight and depression in proportion to it,
+
+    .. math::
+
+        F_+(w) = \lambda\, w_0^{1-\mu}\, w^\mu, \qquad F_-(w) = \lambda\,\alpha\, w,
+
+    (Morrison, Aertsen & Diesmann 2007, Neural Comput 19:1437, doi:10.1162/neco.2007.19.6.1437;
+    in this notation also in the review of Morrison, Diesmann & Gerstner 2008). This function returns
+    the two factors without the amplitudes, ``f_plus(w) = w0**(1 - mu) * w**mu`` and
+    ``f_minus(w) = w``, as the pair of callables that ``STDPRule(weight_dependence=...)``
+    accepts; the rule multiplies them by ``a_plus`` (= :math:`\lambda`) and ``a_minus``
+    (= :math:`\lambda\alpha`). Both factors are evaluated on ``w`` clamped at zero; give the
+    rule ``w_min=0`` so that a large depression cannot make a weight negative.
+
+    Parameters
+    ----------
+    w0 : float
+        Reference weight :math:`w_0` (> 0), in the units of the weight (pA in the paper,
+        where the weight is a synaptic current). At ``w = w0`` the potentiation factor is
+        ``w0``, the same as the depression factor, whatever ``mu``.
+    mu : float
+        Exponent :math:`\mu` of the potentiation, in ``[0, 1]``: 0 gives potentiation
+        independent of the weight, 1 potentiation proportional to it.
+
+    Returns
+    -------
+    (callable, callable)
+        ``(f_plus, f_minus)``, each mapping a weight tensor to a tensor of the same shape in
+        weight units; so ``a_plus`` and ``a_minus`` are per pair and dimensionless.
+
+    Raises
+    ------
+    TypeError
+        If ``w0`` or ``mu`` is not a real number.
+    ValueError
+        If ``w0`` is not a positive finite number or ``mu`` is not in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> from stdpwidgets import STDPRule
+    >>> rule = STDPRule(tau_pre=20.0, tau_post=20.0, a_plus=0.01, a_minus=0.01 * 1.05,
+    ...                 weight_dependence=power_law(w0=1.0, mu=0.4), w_min=0.0)
+    """
+    values = {}
+    for name, value in (("w0", w0), ("mu", mu)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"power_law: {name} must be a real number, got {type(value).__name__} {value!r}")
+        values[name] = float(value)
+    if not (math.isfinite(values["w0"]) and values["w0"] > 0):
+        raise ValueError(f"power_law: w0 must be a positive, finite reference weight, got {w0!r}")
+    if not (0.0 <= values["mu"] <= 1.0):
+        raise ValueError(f"power_law: mu must be an exponent in [0, 1], got {mu!r}")
+    return PowerLawPotentiation(values["w0"], values["mu"]), LinearDepression()
