@@ -77,3 +77,25 @@ def exp_window_sum(pre_steps, post_steps, dt, tau_pre, tau_post, a_plus, a_minus
             elif lag < 0:
                 total -= a_minus * math.exp(lag / tau_post)
     return total
+
+
+def naive_trace_reads(spikes, dt, tau, pairing):
+    """The trace each step reads *before* its own spikes, from the spike times (no recursion).
+
+    ``spikes`` is a numpy array (T, ...) of 0/1; all-to-all: the sum of exp(-(t - s) dt / tau)
+    over spikes at steps s < t; nearest: the same for the latest such spike only (0 if none).
+    """
+    steps = spikes.shape[0]
+    flat = spikes.reshape(steps, -1)
+    reads = np.zeros(flat.shape)
+    for unit in range(flat.shape[1]):
+        times = np.flatnonzero(flat[:, unit])
+        for t in range(steps):
+            earlier = times[times < t]
+            if earlier.size == 0:
+                continue
+            if pairing == "all-to-all":
+                reads[t, unit] = np.exp(-(t - earlier) * dt / tau).sum()
+            else:
+                reads[t, unit] = math.exp(-(t - earlier[-1]) * dt / tau)
+    return reads.reshape(spikes.shape)

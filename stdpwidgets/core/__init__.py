@@ -6,7 +6,9 @@ Depends on PyTorch only (no plotting, no widgets, no I/O).
 from .correlate import LAYER_KINDS, LayerKind, register_layer_kind
 from .dependence import DEPENDENCE_NAMES, WeightDependence
 from .learner import STDPHistory, STDPLearner
-from .rule import PAIRINGS, STDPRule
+from .rule import PAIRINGS, Rule, STDPRule, TraceSpec
+from .triplet import TRIPLET_PRESETS, TripletRule
+from .triplet_closed_forms import triplet_bcm_threshold, triplet_poisson_drift, triplet_protocol_change
 from .traces import add_spikes, decay_factor, trace_sequence
 from .window import (
     euler_trace_error,
@@ -18,7 +20,11 @@ from .window import (
 )
 
 __all__ = [
+    "Rule",
+    "TraceSpec",
     "STDPRule",
+    "TripletRule",
+    "TRIPLET_PRESETS",
     "STDPLearner",
     "STDPHistory",
     "WeightDependence",
@@ -36,4 +42,7 @@ __all__ = [
     "poisson_drift",
     "multiplicative_fixed_point",
     "euler_trace_error",
+    "triplet_protocol_change",
+    "triplet_poisson_drift",
+    "triplet_bcm_threshold",
 ]

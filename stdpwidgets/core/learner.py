@@ -1,16 +1,16 @@
-"""STDPLearner: binds an :class:`~stdpwidgets.core.rule.STDPRule` to one layer's weight."""
+"""STDPLearner: binds a rule (:class:`~stdpwidgets.core.rule.Rule`) to one layer's weight."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
 
 from . import scan
 from .correlate import LayerKind, layer_kind_of
-from .rule import STDPRule
+from .rule import Rule
 from .traces import add_spikes, decay_factor, trace_sequence
 
 __all__ = ["STDPLearner", "STDPHistory", "REDUCTIONS", "UPDATES"]
@@ -34,43 +34,59 @@ class STDPHistory(NamedTuple):
     weights : Tensor
         Weight after each step, ``(T, *weight.shape)``.
     pre_traces : Tensor
-        Presynaptic trace after each step (spikes included), ``(T, batch, *layer input)``.
+        The rule's first presynaptic trace after each step (spikes included),
+        ``(T, batch, *layer input)``: ``x`` of the pair rule, ``r1`` of the triplet rule.
     post_traces : Tensor
-        Postsynaptic trace after each step (spikes included), ``(T, batch, *layer output)``.
+        The first postsynaptic trace after each step, ``(T, batch, *layer output)``:
+        ``y`` of the pair rule, ``o1`` of the triplet rule.
+    traces : dict of str to Tensor
+        Every trace of the rule after each step, by name (``rule.traces``).
     """
 
     dw: torch.Tensor
     weights: torch.Tensor
     pre_traces: torch.Tensor
     post_traces: torch.Tensor
+    traces: Dict[str, torch.Tensor]
 
 
 class STDPLearner:
-    r"""Trace-based STDP on the weight of an ``nn.Linear`` or ``nn.Conv{1,2,3}d`` layer.
+    r"""Trace-based STDP on the weight of a layer of a registered kind (``nn.Linear``,
+    ``nn.Conv{1,2,3}d``, see :data:`~stdpwidgets.core.LAYER_KINDS`), for any
+    :class:`~stdpwidgets.core.rule.Rule`: the pair rule :class:`STDPRule` or the triplet rule
+    :class:`~stdpwidgets.core.triplet.TripletRule`.
 
     Each call of :meth:`step` advances time by ``dt`` ms:
 
-    1. both traces decay (``exp(-dt/tau)``, or ``1 - dt/tau`` with ``decay="euler"``);
-    2. depression for this step's presynaptic spikes reads the postsynaptic trace from before
-       this step's postsynaptic spikes, and potentiation for this step's postsynaptic spikes
-       reads the presynaptic trace from before this step's presynaptic spikes, so a pre and a
-       post spike in the same step make no pair (the continuous-time limit);
+    1. every trace of the rule decays (``exp(-dt/tau)``, or ``1 - dt/tau`` with
+       ``decay="euler"``);
+    2. the update for this step's spikes reads the traces from before this step's spikes:
+       depression at a presynaptic spike reads the postsynaptic traces, potentiation at a
+       postsynaptic spike the presynaptic ones, so a pre and a post spike in the same step make
+       no pair (the continuous-time limit);
     3. this step's spikes enter the traces (added, or reset to 1 for ``pairing="nearest"``).
 
     With ``traces_first=True`` step 3 comes before step 2 (the convention of SpikingJelly and
-    BindsNET): a same-step pair then counts both ways, ``a_plus - a_minus``.
+    BindsNET): a same-step pair then counts both ways, ``a_plus - a_minus``. (The triplet
+    rule's slow traces are read before this step's spikes either way.)
 
-    The update is ``dw = F+(w) * C(x_pre, s_post) - F-(w) * C(s_pre, y_post)`` where ``C`` is
-    the layer's correlation (a GEMM for Linear, the convolution weight-gradient for ConvNd),
-    summed (or averaged, ``reduction="mean"``) over the batch.
+    For the pair rule the update is ``dw = F+(w) * C(x_pre, s_post) - F-(w) * C(s_pre, y_post)``
+    where ``C`` is the layer's correlation (a GEMM for Linear, the convolution weight-gradient
+    for ConvNd), summed (or averaged, ``reduction="mean"``) over the batch; other rules give
+    their own pair of correlations (:meth:`Rule.correlation_terms`).
+
+    The traces follow the layer: after ``layer.double()`` or ``layer.to(device)`` the next
+    step moves them to the weight's dtype and device.
 
     Parameters
     ----------
     layer : nn.Linear or nn.Conv1d / nn.Conv2d / nn.Conv3d
         The layer whose ``weight`` learns; its bias is left alone. Device and dtype of all
         state follow ``layer.weight``.
-    rule : STDPRule
-        Time constants, amplitudes, pairing, weight dependence and bounds.
+    rule : Rule
+        Time constants, amplitudes, pairing, weight dependence and bounds:
+        :class:`STDPRule`, :class:`~stdpwidgets.core.triplet.TripletRule` or another
+        :class:`~stdpwidgets.core.rule.Rule`.
     dt : float
         Time step in ms (> 0).
     decay : {"exact", "euler"}
@@ -98,7 +114,7 @@ class STDPLearner:
     def __init__(
         self,
         layer: nn.Module,
-        rule: STDPRule,
+        rule: Rule,
         dt: float = 1.0,
         *,
         decay: str = "exact",
@@ -106,8 +122,10 @@ class STDPLearner:
         reduction: str = "sum",
         update: str = "in-place",
     ) -> None:
-        if not isinstance(rule, STDPRule):
-            raise TypeError(f"rule must be an STDPRule, got {type(rule).__name__}")
+        if not isinstance(rule, Rule):
+            raise TypeError(
+                f"rule must be an STDPRule, a TripletRule or another stdpwidgets Rule, got {type(rule).__name__}"
+            )
         self._kind: LayerKind = layer_kind_of(layer)
         weight = getattr(layer, "weight", None)
         if not isinstance(weight, torch.Tensor) or isinstance(weight, nn.parameter.UninitializedParameter):
@@ -132,23 +150,32 @@ class STDPLearner:
         self.traces_first = traces_first
         self.reduction = reduction
         self.update = update
-        self._pre_factor = decay_factor(rule.tau_pre, self.dt, decay)
-        self._post_factor = decay_factor(rule.tau_post, self.dt, decay)
-        self._pre_trace: Optional[torch.Tensor] = None
-        self._post_trace: Optional[torch.Tensor] = None
+        self._specs = tuple(rule.traces)
+        self._factors = {spec.name: decay_factor(spec.tau, self.dt, decay) for spec in self._specs}
+        self._pair_names = (  # the traces shown as pre_trace / post_trace
+            next(spec.name for spec in self._specs if spec.side == "pre"),
+            next(spec.name for spec in self._specs if spec.side == "post"),
+        )
+        self._traces: Optional[Dict[str, torch.Tensor]] = None
         self.steps = 0
 
     # ------------------------------------------------------------------ state
 
     @property
+    def traces(self) -> Optional[Dict[str, torch.Tensor]]:
+        """Every trace of the rule after the last step, by name (None before any step)."""
+        return None if self._traces is None else dict(self._traces)
+
+    @property
     def pre_trace(self) -> Optional[torch.Tensor]:
-        """Presynaptic trace after the last step, shaped like the pre spikes (None before any step)."""
-        return self._pre_trace
+        """The rule's (first) presynaptic trace after the last step, shaped like the pre spikes:
+        ``x`` of the pair rule, ``r1`` of the triplet rule (None before any step)."""
+        return None if self._traces is None else self._traces[self._pair_names[0]]
 
     @property
     def post_trace(self) -> Optional[torch.Tensor]:
-        """Postsynaptic trace after the last step, shaped like the post spikes (None before any step)."""
-        return self._post_trace
+        """The rule's (first) postsynaptic trace after the last step: ``y`` or ``o1``."""
+        return None if self._traces is None else self._traces[self._pair_names[1]]
 
     @property
     def time(self) -> float:
@@ -156,9 +183,8 @@ class STDPLearner:
         return self.steps * self.dt
 
     def reset(self) -> None:
-        """Forget both traces and the step count (the weight is left as it is)."""
-        self._pre_trace = None
-        self._post_trace = None
+        """Forget the traces and the step count (the weight is left as it is)."""
+        self._traces = None
         self.steps = 0
 
     def _config(self) -> Dict[str, Any]:
@@ -169,17 +195,13 @@ class STDPLearner:
             "reduction": self.reduction,
             "update": self.update,
             "rule": self.rule.to_dict(),
+            "rule_type": type(self.rule).__name__,
         }
 
     def state_dict(self) -> Dict[str, Any]:
         """Traces, step count and configuration, for ``torch.save`` beside the layer's own state."""
-        clone = lambda t: None if t is None else t.detach().clone()  # noqa: E731
-        return {
-            "pre_trace": clone(self._pre_trace),
-            "post_trace": clone(self._post_trace),
-            "steps": self.steps,
-            "config": self._config(),
-        }
+        traces = None if self._traces is None else {k: t.detach().clone() for k, t in self._traces.items()}
+        return {"traces": traces, "steps": self.steps, "config": self._config()}
 
     def load_state_dict(self, state: Dict[str, Any], strict: bool = True) -> None:
         """Restore traces and step count saved by :meth:`state_dict`.
@@ -192,30 +214,49 @@ class STDPLearner:
             When True, a checkpoint made with another configuration (rule, dt, decay, ...)
             raises ``ValueError`` instead of being loaded.
         """
-        missing = {"pre_trace", "post_trace", "steps", "config"} - set(state)
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict from STDPLearner.state_dict(), got {type(state).__name__}")
+        state = dict(state)
+        if "traces" not in state and {"pre_trace", "post_trace"} <= set(state):
+            # checkpoints of the pair rule written before rules had named traces
+            old = (state.pop("pre_trace"), state.pop("post_trace"))
+            state["traces"] = None if old[0] is None and old[1] is None else dict(zip(("x", "y"), old))
+            if isinstance(state.get("config"), dict):
+                state["config"] = {**state["config"], "rule_type": state["config"].get("rule_type", "STDPRule")}
+        missing = {"traces", "steps", "config"} - set(state)
         if missing:
             raise ValueError(f"not an STDPLearner state_dict: missing {sorted(missing)}")
-        if strict and state["config"] != self._config():
-            diff = {k: (v, self._config().get(k)) for k, v in state["config"].items() if self._config().get(k) != v}
+        current = self._config()
+        if strict and state["config"] != current:
+            keys = set(state["config"]) | set(current)
+            diff = {k: (state["config"].get(k), current.get(k)) for k in sorted(keys)
+                    if state["config"].get(k) != current.get(k)}
             raise ValueError(
                 "checkpoint was made with another configuration (saved, current): "
                 f"{diff}; build the learner with the same settings or pass strict=False"
             )
-        pre, post = state["pre_trace"], state["post_trace"]
-        if (pre is None) != (post is None):
-            raise ValueError("state_dict has only one of the two traces")
-        weight = self.layer.weight
-        if pre is not None:
-            expected = self._kind.output_shape(self.layer, tuple(pre.shape))
-            if tuple(post.shape) != tuple(expected):
+        saved = state["traces"]
+        steps = state["steps"]
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"state_dict steps must be an int >= 0, got {steps!r}")
+        if saved is None:
+            self._traces, self.steps = None, steps
+            return
+        names = [spec.name for spec in self._specs]
+        if not isinstance(saved, Mapping) or sorted(saved) != sorted(names):
+            got = sorted(saved) if isinstance(saved, Mapping) else type(saved).__name__
+            raise ValueError(f"state_dict traces {got} do not match this rule's traces {names}")
+        pre_shape = tuple(saved[self._pair_names[0]].shape)
+        expected = {"pre": pre_shape, "post": tuple(self._kind.output_shape(self.layer, pre_shape))}
+        for spec in self._specs:
+            if tuple(saved[spec.name].shape) != expected[spec.side]:
                 raise ValueError(
-                    f"saved post trace {tuple(post.shape)} does not fit saved pre trace "
-                    f"{tuple(pre.shape)} for this layer (expected {tuple(expected)})"
+                    f"saved trace {spec.name!r} is shaped {tuple(saved[spec.name].shape)}; for this layer "
+                    f"and the saved pre trace {pre_shape} it must be {expected[spec.side]}"
                 )
-            pre = pre.to(device=weight.device, dtype=weight.dtype).clone()
-            post = post.to(device=weight.device, dtype=weight.dtype).clone()
-        self._pre_trace, self._post_trace = pre, post
-        self.steps = int(state["steps"])
+        weight = self.layer.weight
+        self._traces = {n: saved[n].to(device=weight.device, dtype=weight.dtype).clone() for n in names}
+        self.steps = steps
 
     def __repr__(self) -> str:
         return (
@@ -259,10 +300,10 @@ class STDPLearner:
                 f"{self.layer}: expected post shape {expected}"
                 + (" after the leading time axis" if time_axis else "")
             )
-        if self._pre_trace is not None and tuple(self._pre_trace.shape) != pre_shape:
+        if self._traces is not None and tuple(self.pre_trace.shape) != pre_shape:
             raise ValueError(
                 f"pre spikes shaped {pre_shape} differ from the traces' shape "
-                f"{tuple(self._pre_trace.shape)} (batch or input size changed); call reset() first"
+                f"{tuple(self.pre_trace.shape)} (batch or input size changed); call reset() first"
             )
         for name, spikes in (("pre", pre), ("post", post)):
             if spikes.dtype != torch.bool:
@@ -292,12 +333,23 @@ class STDPLearner:
             if self.rule.bounded:  # removes the rounding of w + (clip(w + dw) - w)
                 weight.clamp_(self.rule.w_min, self.rule.w_max)
 
-    def _initial_traces(self, pre_shape, post_shape) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _initial_traces(self, pre_shape, post_shape) -> Dict[str, torch.Tensor]:
+        """The traces to start from, on the weight's device and in its dtype (zeros at first).
+
+        Traces made before ``layer.to(...)`` / ``layer.double()`` follow the layer here.
+        """
         weight = self.layer.weight
-        if self._pre_trace is None:
-            zeros = lambda shape: torch.zeros(shape, dtype=weight.dtype, device=weight.device)  # noqa: E731
-            return zeros(pre_shape), zeros(post_shape)
-        return self._pre_trace, self._post_trace
+        if self._traces is None:
+            shapes = {"pre": pre_shape, "post": post_shape}
+            return {s.name: torch.zeros(shapes[s.side], dtype=weight.dtype, device=weight.device) for s in self._specs}
+        return {name: t.to(device=weight.device, dtype=weight.dtype) for name, t in self._traces.items()}
+
+    def _read(self, before: Dict[str, torch.Tensor], after: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The traces as this step's update reads them (the within-step ordering, in one place)."""
+        return {
+            spec.name: after[spec.name] if self.traces_first and not spec.read_before_spikes else before[spec.name]
+            for spec in self._specs
+        }
 
     def step(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
         """Advance one time step of ``dt`` ms and update the weight.
@@ -326,22 +378,22 @@ class STDPLearner:
         pre, post = self._check_spikes(pre, post, time_axis=False)
         with torch.no_grad():
             weight = self.layer.weight
-            x, y = self._initial_traces(pre.shape, post.shape)
-            pre_f, post_f = pre.to(weight.dtype), post.to(weight.dtype)
-            x = x * self._pre_factor
-            y = y * self._post_factor
-            x_next = add_spikes(x, pre_f, self.rule.pairing)
-            y_next = add_spikes(y, post_f, self.rule.pairing)
-            x_read, y_read = (x_next, y_next) if self.traces_first else (x, y)
-            potentiation = self._kind.correlate(self.layer, x_read, post_f)
-            depression = self._kind.correlate(self.layer, pre_f, y_read)
+            traces = self._initial_traces(pre.shape, post.shape)
+            spikes = {"pre": pre.to(weight.dtype), "post": post.to(weight.dtype)}
+            decayed = {s.name: traces[s.name] * self._factors[s.name] for s in self._specs}
+            after = {s.name: add_spikes(decayed[s.name], spikes[s.side], s.pairing) for s in self._specs}
+            p_pre, p_post, d_pre, d_post = self.rule.correlation_terms(
+                spikes["pre"], spikes["post"], self._read(decayed, after)
+            )
+            potentiation = self._kind.correlate(self.layer, p_pre, p_post)
+            depression = self._kind.correlate(self.layer, d_pre, d_post)
             if self.reduction == "mean":
                 potentiation = potentiation / pre.shape[0]
                 depression = depression / pre.shape[0]
             f_plus, f_minus = self.rule.amplitudes(weight)
             dw = self._bounded_change(weight, f_plus * potentiation - f_minus * depression)
             self._apply(dw)
-            self._pre_trace, self._post_trace = x_next, y_next
+            self._traces = after
             self.steps += 1
         return dw
 
@@ -374,55 +426,61 @@ class STDPLearner:
         weight = self.layer.weight
         steps = pre_seq.shape[0]
         with torch.no_grad():
-            x0, y0 = self._initial_traces(pre_seq.shape[1:], post_seq.shape[1:])
+            start = self._initial_traces(pre_seq.shape[1:], post_seq.shape[1:])
             spiking = lambda seq: (seq != 0).reshape(steps, seq.shape[1:].numel()).any(1)  # noqa: E731
             is_event = spiking(pre_seq) | spiking(post_seq)
             event_steps = is_event.nonzero().flatten()
             per_event = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel() + 8 * weight.numel()
+            per_event += (len(self._specs) - 2) * max(pre_seq.shape[1:].numel(), post_seq.shape[1:].numel())
             chunk = max(1, _CHUNK_ELEMENTS // per_event)
             w_start = weight.detach().clone()
             w = w_start
             total = torch.zeros_like(w)
-            x, y, last_step = x0, y0, -1  # traces right after step last_step
-            parts = []  # per chunk: (weights after each event, x after, y after)
+            traces, last_step = start, -1  # traces right after step last_step
+            parts = []  # per chunk: (weights after each event, traces after each event)
             for begin in range(0, event_steps.numel(), chunk):
                 at = event_steps[begin : begin + chunk]
                 gaps = torch.diff(at, prepend=at.new_tensor([last_step]))
-                pre, post = pre_seq[at], post_seq[at]
-                x_after = trace_sequence(pre, x, self._pre_factor, self.rule.pairing, gaps)
-                y_after = trace_sequence(post, y, self._post_factor, self.rule.pairing, gaps)
-                if self.traces_first:
-                    x_read, y_read = x_after, y_after
-                else:  # the previous event's trace, decayed over the gap
-                    gap = gaps.to(w.dtype).reshape(-1, *([1] * x.dim()))
-                    x_read = torch.cat([x.unsqueeze(0), x_after[:-1]]) * self._pre_factor**gap
-                    y_read = torch.cat([y.unsqueeze(0), y_after[:-1]]) * self._post_factor**gap
-                w, change, w_events = self._learn_events(w, pre, post, x_read, y_read, record)
+                events = {"pre": pre_seq[at], "post": post_seq[at]}
+                after = {
+                    s.name: trace_sequence(events[s.side], traces[s.name], self._factors[s.name], s.pairing, gaps)
+                    for s in self._specs
+                }
+                # before each event's spikes: the previous event's trace, decayed over the gap
+                gap = gaps.to(w.dtype)
+                before = {
+                    s.name: torch.cat([traces[s.name].unsqueeze(0), after[s.name][:-1]])
+                    * self._factors[s.name] ** gap.reshape(-1, *([1] * traces[s.name].dim()))
+                    for s in self._specs
+                }
+                w, change, w_events = self._learn_events(w, events["pre"], events["post"],
+                                                         self._read(before, after), record)
                 total += change
                 if record:
-                    parts.append((w_events, x_after, y_after))
-                x, y, last_step = x_after[-1], y_after[-1], int(at[-1])
+                    parts.append((w_events, after))
+                traces, last_step = {n: t[-1] for n, t in after.items()}, int(at[-1])
             # decay from the last event to the end of the run
             tail = steps - 1 - last_step
-            x_end, y_end = x * self._pre_factor**tail, y * self._post_factor**tail
+            end = {n: t * self._factors[n] ** tail for n, t in traces.items()}
             if steps:
                 if self.update == "grad":
                     self._apply(total)
                 else:
                     total = w - w_start
                     weight.copy_(w)
-                self._pre_trace, self._post_trace = x_end.clone(), y_end.clone()
+                self._traces = {n: t.clone() for n, t in end.items()}
                 self.steps += steps
             if not record:
                 return total
-            return self._expand_history(total, steps, event_steps, w_start, x0, y0, parts)
+            return self._expand_history(total, steps, event_steps, w_start, start, parts)
 
-    def _learn_events(self, w, pre, post, x_read, y_read, record):
+    def _learn_events(self, w, pre, post, read, record):
         """Weight updates at a chunk of events; returns (new w, total change, w after each event)."""
         dtype = w.dtype
         scale = 1.0 / pre.shape[1] if self.reduction == "mean" else 1.0
-        potentiation = self._kind.correlate_steps(self.layer, x_read, post.to(dtype))  # one batched call
-        depression = self._kind.correlate_steps(self.layer, pre.to(dtype), y_read)
+        p_pre, p_post, d_pre, d_post = self.rule.correlation_terms(pre.to(dtype), post.to(dtype), read)
+        potentiation = self._kind.correlate_steps(self.layer, p_pre, p_post)  # one batched call
+        depression = self._kind.correlate_steps(self.layer, d_pre, d_post)
         if scale != 1.0:
             potentiation, depression = potentiation * scale, depression * scale
         if self.update == "grad" or self.rule.weight_independent:
@@ -461,28 +519,31 @@ class STDPLearner:
         Returns None where the form does not apply.
         """
         rule = self.rule
+        a_plus, a_minus = rule.amplitude_scale
         lo = torch.full_like(potentiation, rule.w_min)
         hi = torch.full_like(potentiation, rule.w_max)
         if rule.weight_independent:
-            beta = rule.a_plus * potentiation - rule.a_minus * depression
+            beta = a_plus * potentiation - a_minus * depression
             return torch.ones_like(beta), beta, lo, hi
         if rule.dependence.name != "multiplicative":
             return None
-        alpha = 1.0 - rule.a_plus * potentiation - rule.a_minus * depression
+        alpha = 1.0 - a_plus * potentiation - a_minus * depression
         inside = bool(((w >= rule.w_min) & (w <= rule.w_max)).all())
         if not inside or not bool((alpha >= 0).all()):
             return None
-        beta = rule.a_plus * rule.w_max * potentiation + rule.a_minus * rule.w_min * depression
+        beta = a_plus * rule.w_max * potentiation + a_minus * rule.w_min * depression
         return alpha, beta, lo, hi
 
-    def _expand_history(self, dw, steps, event_steps, w_start, x0, y0, parts) -> STDPHistory:
+    def _expand_history(self, dw, steps, event_steps, w_start, start, parts) -> STDPHistory:
         """Weights and traces at every step from their values at the events."""
         device = w_start.device
+        names = [spec.name for spec in self._specs]
         if parts:
-            weights, x_after, y_after = (torch.cat(p) for p in zip(*parts))
+            weights = torch.cat([p[0] for p in parts])
+            after = {n: torch.cat([p[1][n] for p in parts]) for n in names}
         else:
             weights = w_start.new_zeros((0, *w_start.shape))
-            x_after, y_after = x0.new_zeros((0, *x0.shape)), y0.new_zeros((0, *y0.shape))
+            after = {n: start[n].new_zeros((0, *start[n].shape)) for n in names}
         step = torch.arange(steps, device=device)
         marker = torch.full((steps,), -1, dtype=torch.long, device=device)
         marker[event_steps] = torch.arange(event_steps.numel(), device=device)
@@ -496,9 +557,6 @@ class STDPLearner:
             age = (step - at_step).to(table.dtype).reshape(-1, *([1] * initial.dim()))
             return table * factor**age
 
-        return STDPHistory(
-            dw,
-            expand(weights, w_start, None),
-            expand(x_after, x0, self._pre_factor),
-            expand(y_after, y0, self._post_factor),
-        )
+        traces = {n: expand(after[n], start[n], self._factors[n]) for n in names}
+        pre_name, post_name = self._pair_names
+        return STDPHistory(dw, expand(weights, w_start, None), traces[pre_name], traces[post_name], traces)

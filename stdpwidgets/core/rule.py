@@ -1,18 +1,34 @@
-"""STDPRule: the validated, immutable parameters of pair-based trace STDP."""
+"""The rule interface (:class:`Rule`, :class:`TraceSpec`) and STDPRule, pair-based trace STDP.
+
+A rule tells the learner two things and nothing else:
+
+* which traces it keeps (:attr:`Rule.traces`): for each a name, the side whose spikes drive it,
+  its time constant and how a spike enters it (added, or reset to 1);
+* how traces, spikes and the weight become a weight change, as two correlations through the
+  layer: ``dw = F+(w) * C(P_pre, P_post) - F-(w) * C(D_pre, D_post)``
+  (:meth:`Rule.correlation_terms` gives the four tensors, :meth:`Rule.amplitudes` the two
+  factors), where ``C`` is the layer kind's correlation (a GEMM for Linear, the convolution
+  weight-gradient for ConvNd).
+
+So the learner's ``step``, ``run``, checkpoints and recorded history work for any rule
+written this way: the pair rule here, the triplet rule in ``triplet.py``.
+"""
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 import torch
 
 from .dependence import WeightDependence, make_dependence
 
-__all__ = ["STDPRule", "PAIRINGS"]
+__all__ = ["Rule", "TraceSpec", "STDPRule", "PAIRINGS", "SIDES"]
 
 PAIRINGS = ("all-to-all", "nearest")
+SIDES = ("pre", "post")
 
 
 def _check_real(name: str, value: Any) -> float:
@@ -21,8 +37,146 @@ def _check_real(name: str, value: Any) -> float:
     return float(value)
 
 
+def _check_time_constant(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive, finite time constant in ms, got {value}")
+
+
+def _check_magnitude(name: str, value: float, hint: str = "") -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite magnitude >= 0, got {value}{hint}")
+
+
+def _check_pairing(pairing: Any) -> None:
+    if pairing not in PAIRINGS:
+        raise ValueError(f"unknown pairing {pairing!r}; use one of {', '.join(map(repr, PAIRINGS))}")
+
+
+def _dependence_within_bounds(rule: Any) -> WeightDependence:
+    """Validate ``w_min``, ``w_max``, ``mu`` and ``weight_dependence`` of a rule; return the dependence."""
+    if math.isnan(rule.w_min) or math.isnan(rule.w_max):
+        raise ValueError("w_min and w_max must not be NaN")
+    if rule.w_min > rule.w_max:
+        raise ValueError(f"w_min ({rule.w_min}) must not exceed w_max ({rule.w_max})")
+    if not (math.isfinite(rule.mu) and rule.mu >= 0):
+        raise ValueError(f"mu must be a finite exponent >= 0, got {rule.mu}")
+    if isinstance(rule.weight_dependence, list):
+        object.__setattr__(rule, "weight_dependence", tuple(rule.weight_dependence))
+    dependence = make_dependence(rule.weight_dependence, rule.mu)
+    if dependence.needs_bounds and not (math.isfinite(rule.w_min) and math.isfinite(rule.w_max)):
+        raise ValueError(
+            f"weight_dependence {dependence.name!r} is defined through the bounds; give finite "
+            f"w_min and w_max (got w_min={rule.w_min}, w_max={rule.w_max})"
+        )
+    return dependence
+
+
 @dataclass(frozen=True)
-class STDPRule:
+class TraceSpec:
+    """One trace a rule keeps.
+
+    Attributes
+    ----------
+    name : str
+        Key of the trace in ``STDPLearner.traces``, its checkpoints and ``STDPHistory.traces``.
+    side : {"pre", "post"}
+        Whose spikes drive it: the layer's input (``"pre"``) or output (``"post"``).
+    tau : float
+        Time constant in ms.
+    pairing : {"all-to-all", "nearest"}
+        A spike adds 1 to the trace, or resets it to 1.
+    read_before_spikes : bool
+        Read from before this step's spikes even under ``traces_first=True``. The triplet
+        rule's slow traces use it: their term must not count the spike being paired.
+    """
+
+    name: str
+    side: str
+    tau: float
+    pairing: str
+    read_before_spikes: bool = False
+
+
+class Rule(abc.ABC):
+    """What a plasticity rule gives the learner (see the module docstring).
+
+    A subclass is a frozen dataclass with ``w_min``, ``w_max`` and a validated
+    :class:`~stdpwidgets.core.dependence.WeightDependence` in ``dependence``; it implements
+    :attr:`traces`, :meth:`correlation_terms`, :attr:`amplitude_scale` and :meth:`to_dict`.
+    """
+
+    w_min: float
+    w_max: float
+    dependence: WeightDependence
+
+    @property
+    @abc.abstractmethod
+    def traces(self) -> Tuple[TraceSpec, ...]:
+        """The traces the rule keeps, in a fixed order."""
+
+    @abc.abstractmethod
+    def correlation_terms(
+        self, pre: torch.Tensor, post: torch.Tensor, read: Mapping[str, torch.Tensor]
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(P_pre, P_post, D_pre, D_post)``: the tensors whose layer correlations give the
+        potentiation ``C(P_pre, P_post)`` and the depression ``C(D_pre, D_post)``.
+
+        Parameters
+        ----------
+        pre, post : Tensor
+            This step's spikes in the weight's dtype, ``(..., batch, *layer input / output)``
+            (a leading event axis when the learner handles many steps at once).
+        read : mapping of str to Tensor
+            Each trace as this step reads it, shaped like its side's spikes.
+        """
+
+    @property
+    @abc.abstractmethod
+    def amplitude_scale(self) -> Tuple[float, float]:
+        """``(s+, s-)`` with ``amplitudes(w) == (s+ f+(w), s- f-(w))`` for the dependence's
+        factors ``f``: what lets the learner compose clipped updates as affine maps."""
+
+    @abc.abstractmethod
+    def to_dict(self) -> Dict[str, Any]:
+        """Parameters as a plain dict (callables kept as they are), e.g. for checkpoints."""
+
+    @property
+    def bounded(self) -> bool:
+        """True when at least one of ``w_min``, ``w_max`` is finite (clipping can act)."""
+        return math.isfinite(self.w_min) or math.isfinite(self.w_max)
+
+    @property
+    def weight_independent(self) -> bool:
+        """True when F+ and F- do not depend on w (additive), so updates can be summed."""
+        return self.dependence.name == "additive"
+
+    def amplitudes(self, w: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(F+(w), F-(w))``: the factors of the potentiation and depression correlations.
+
+        Parameters
+        ----------
+        w : Tensor
+            Current weights (weight units).
+
+        Returns
+        -------
+        (Tensor, Tensor)
+            ``s+ * f_plus(w)`` and ``s- * f_minus(w)`` (:attr:`amplitude_scale`), broadcastable
+            to ``w``.
+        """
+        f_plus, f_minus = self.dependence.factors(w, self.w_min, self.w_max)
+        scale_plus, scale_minus = self.amplitude_scale
+        return scale_plus * f_plus, scale_minus * f_minus
+
+    def clip(self, w: torch.Tensor) -> torch.Tensor:
+        """Clip weights to ``[w_min, w_max]`` (a new tensor; identity when unbounded)."""
+        if not self.bounded:
+            return w
+        return w.clamp(self.w_min, self.w_max)
+
+
+@dataclass(frozen=True)
+class STDPRule(Rule):
     r"""Parameters of trace-based pair STDP (Morrison, Diesmann & Gerstner 2008).
 
     With presynaptic trace :math:`x` (time constant ``tau_pre``) and postsynaptic trace
@@ -83,65 +237,28 @@ class STDPRule:
         for name in ("tau_pre", "tau_post", "a_plus", "a_minus", "w_min", "w_max", "mu"):
             object.__setattr__(self, name, _check_real(name, getattr(self, name)))
         for name in ("tau_pre", "tau_post"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive, finite time constant in ms, got {value}")
-        for name in ("a_plus", "a_minus"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(
-                    f"{name} must be a finite magnitude >= 0, got {value}"
-                    + ("; a_minus is a positive magnitude: depression subtracts it" if name == "a_minus" else "")
-                )
-        if math.isnan(self.w_min) or math.isnan(self.w_max):
-            raise ValueError("w_min and w_max must not be NaN")
-        if self.w_min > self.w_max:
-            raise ValueError(f"w_min ({self.w_min}) must not exceed w_max ({self.w_max})")
-        if not (math.isfinite(self.mu) and self.mu >= 0):
-            raise ValueError(f"mu must be a finite exponent >= 0, got {self.mu}")
-        if self.pairing not in PAIRINGS:
-            raise ValueError(f"unknown pairing {self.pairing!r}; use one of {', '.join(map(repr, PAIRINGS))}")
-        if isinstance(self.weight_dependence, list):
-            object.__setattr__(self, "weight_dependence", tuple(self.weight_dependence))
-        dependence = make_dependence(self.weight_dependence, self.mu)
-        if dependence.needs_bounds and not (math.isfinite(self.w_min) and math.isfinite(self.w_max)):
-            raise ValueError(
-                f"weight_dependence {dependence.name!r} is defined through the bounds; give finite "
-                f"w_min and w_max (got w_min={self.w_min}, w_max={self.w_max})"
-            )
-        object.__setattr__(self, "dependence", dependence)
+            _check_time_constant(name, getattr(self, name))
+        _check_magnitude("a_plus", self.a_plus)
+        _check_magnitude("a_minus", self.a_minus, "; a_minus is a positive magnitude: depression subtracts it")
+        _check_pairing(self.pairing)
+        object.__setattr__(self, "dependence", _dependence_within_bounds(self))
 
     @property
-    def bounded(self) -> bool:
-        """True when at least one of ``w_min``, ``w_max`` is finite (clipping can act)."""
-        return math.isfinite(self.w_min) or math.isfinite(self.w_max)
+    def traces(self) -> Tuple[TraceSpec, ...]:
+        """``x`` (pre, ``tau_pre``) and ``y`` (post, ``tau_post``), both with the rule's pairing."""
+        return (
+            TraceSpec("x", "pre", self.tau_pre, self.pairing),
+            TraceSpec("y", "post", self.tau_post, self.pairing),
+        )
+
+    def correlation_terms(self, pre, post, read):
+        """Potentiation ``C(x, s_post)``, depression ``C(s_pre, y)``."""
+        return read["x"], post, pre, read["y"]
 
     @property
-    def weight_independent(self) -> bool:
-        """True when F+ and F- do not depend on w (additive), so updates can be summed."""
-        return self.dependence.name == "additive"
-
-    def amplitudes(self, w: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(F+(w), F-(w))``: the potentiation and depression factors per weight.
-
-        Parameters
-        ----------
-        w : Tensor
-            Current weights (weight units).
-
-        Returns
-        -------
-        (Tensor, Tensor)
-            ``a_plus * f_plus(w)`` and ``a_minus * f_minus(w)``, broadcastable to ``w``.
-        """
-        f_plus, f_minus = self.dependence.factors(w, self.w_min, self.w_max)
-        return self.a_plus * f_plus, self.a_minus * f_minus
-
-    def clip(self, w: torch.Tensor) -> torch.Tensor:
-        """Clip weights to ``[w_min, w_max]`` (a new tensor; identity when unbounded)."""
-        if not self.bounded:
-            return w
-        return w.clamp(self.w_min, self.w_max)
+    def amplitude_scale(self) -> Tuple[float, float]:
+        """``(a_plus, a_minus)``."""
+        return self.a_plus, self.a_minus
 
     def to_dict(self) -> Dict[str, Any]:
         """Parameters as a plain dict (callables kept as they are), e.g. for checkpoints."""

@@ -15,7 +15,7 @@ from typing import NamedTuple, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from ..core import STDPLearner, STDPRule
+from ..core import Rule, STDPLearner, STDPRule
 from ._checks import check_bool, check_count, check_positive, check_real
 
 __all__ = [
@@ -164,16 +164,16 @@ def pairing_protocol(
     return pre, post
 
 
-def _default_w0(rule: STDPRule) -> float:
+def _default_w0(rule: Rule) -> float:
     if math.isfinite(rule.w_min) and math.isfinite(rule.w_max):
         return 0.5 * (rule.w_min + rule.w_max)
     return min(max(1.0, rule.w_min), rule.w_max)
 
 
-def _initial_weight(rule: STDPRule, w0: Optional[float]) -> float:
+def _initial_weight(rule: Rule, w0: Optional[float]) -> float:
     """``w0`` checked against the rule's bounds, or the default initial weight."""
-    if not isinstance(rule, STDPRule):
-        raise TypeError(f"rule must be an STDPRule, got {type(rule).__name__}")
+    if not isinstance(rule, Rule):
+        raise TypeError(f"rule must be an STDPRule, a TripletRule or another Rule, got {type(rule).__name__}")
     w0 = _default_w0(rule) if w0 is None else check_real("w0", w0)
     if not (rule.w_min <= w0 <= rule.w_max):
         raise ValueError(f"w0 = {w0} lies outside the rule's bounds [{rule.w_min}, {rule.w_max}]")
@@ -181,7 +181,7 @@ def _initial_weight(rule: STDPRule, w0: Optional[float]) -> float:
 
 
 def _diagonal_weight_changes(
-    rule: STDPRule,
+    rule: Rule,
     spike_steps: Sequence[Tuple[torch.Tensor, torch.Tensor]],
     dt: float,
     w0: Optional[float],
@@ -230,7 +230,7 @@ def _diagonal_weight_changes(
 
 
 def pairing_weight_change(
-    rule: STDPRule,
+    rule: Rule,
     delta_t_ms: float,
     frequency_hz: float,
     n_pairs: int = 60,
@@ -246,8 +246,8 @@ def pairing_weight_change(
 
     Parameters
     ----------
-    rule : STDPRule
-        The plasticity rule.
+    rule : Rule
+        The plasticity rule (:class:`STDPRule`, :class:`TripletRule`, ...).
     delta_t_ms : float
         :math:`\Delta t = t_{post} - t_{pre}` in ms (a multiple of ``dt``).
     frequency_hz : float
@@ -282,7 +282,7 @@ def pairing_weight_change(
 
 
 def pairing_sweep(
-    rule: STDPRule,
+    rule: Rule,
     delta_t_ms: Union[float, Sequence[float], torch.Tensor],
     frequency_hz: Union[float, Sequence[float], torch.Tensor],
     n_pairs: int = 60,
@@ -336,7 +336,7 @@ def pairing_sweep(
 
 
 def single_pair_weight_changes(
-    rule: STDPRule,
+    rule: Rule,
     delta_t_ms: Union[float, Sequence[float], torch.Tensor],
     w0: Optional[float] = None,
     dt: float = 1.0,
@@ -353,8 +353,8 @@ def single_pair_weight_changes(
 
     Parameters
     ----------
-    rule : STDPRule
-        The plasticity rule.
+    rule : Rule
+        The plasticity rule (:class:`STDPRule`, :class:`TripletRule`, ...).
     delta_t_ms : float or sequence of float
         :math:`\Delta t = t_{post} - t_{pre}` per synapse, ms; each a multiple of ``dt``. A lag
         of 0 puts both spikes in one step, which makes no pair under the learner's default
