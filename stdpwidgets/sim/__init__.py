@@ -7,13 +7,30 @@ matplotlib or ipywidgets. Time in ms, rates in Hz.
 from .conv_training import (
     ConvTrainingResult,
     default_conv_rule,
+    first_spike_winners,
     initial_conv_kernels,
     kernel_structure,
     train_conv_stdp,
     winner_take_all_spikes,
 )
+from .correlated_inputs import correlated_poisson_groups, group_labels
 from .digits import generated_patterns, load_digit_images
 from .encoding import ENCODINGS, latency_encode, poisson_encode
+from .linear_poisson import (
+    GroupSymmetry,
+    LinearPoissonRun,
+    MeasuredDrift,
+    critical_weight,
+    group_symmetry,
+    linear_poisson_drift,
+    linear_poisson_output,
+    linear_poisson_rate,
+    linear_poisson_stdp,
+    measure_linear_poisson_drift,
+    regulated_rate_bound,
+    window_epsilon_integral,
+    window_integral,
+)
 from .neurons import ConductanceLIF, LIFRun
 from .poisson_layer import PoissonLayerResult, simulate_poisson_layer
 from .protocols import (
@@ -23,6 +40,17 @@ from .protocols import (
     pairing_sweep,
     pairing_weight_change,
     single_pair_weight_changes,
+)
+from .readout import (
+    conv_features,
+    kernel_diversity,
+    load_labelled_digits,
+    noise_kernels,
+    readout_accuracy,
+    ridge_readout,
+    shuffled_kernels,
+    smoothed_kernels,
+    train_test_indices,
 )
 from .song2000 import SONG2000_DEPENDENCES, Song2000Result, song2000, song2000_rule
 from .synapse import simulate_synapse
@@ -60,4 +88,29 @@ __all__ = [
     "default_conv_rule",
     "initial_conv_kernels",
     "ConvTrainingResult",
+    "first_spike_winners",
+    "correlated_poisson_groups",
+    "group_labels",
+    "window_integral",
+    "window_epsilon_integral",
+    "linear_poisson_rate",
+    "linear_poisson_drift",
+    "critical_weight",
+    "regulated_rate_bound",
+    "linear_poisson_output",
+    "measure_linear_poisson_drift",
+    "MeasuredDrift",
+    "linear_poisson_stdp",
+    "LinearPoissonRun",
+    "group_symmetry",
+    "GroupSymmetry",
+    "load_labelled_digits",
+    "conv_features",
+    "ridge_readout",
+    "readout_accuracy",
+    "train_test_indices",
+    "kernel_diversity",
+    "smoothed_kernels",
+    "shuffled_kernels",
+    "noise_kernels",
 ]

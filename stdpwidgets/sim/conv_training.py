@@ -31,6 +31,7 @@ __all__ = [
     "winner_take_all_spikes",
     "train_conv_stdp",
     "kernel_structure",
+    "first_spike_winners",
 ]
 
 
@@ -352,3 +353,44 @@ def train_conv_stdp(
         layer=layer,
         rule=rule,
     )
+
+
+def first_spike_winners(
+    kernels: torch.Tensor,
+    images: torch.Tensor,
+    threshold: Union[float, torch.Tensor] = 0.3,
+    steps_per_image: int = 15,
+) -> torch.Tensor:
+    """Which kernel fires first on each image under the latency code: ``(n,)`` channel indices.
+
+    The images are latency-encoded and passed through :func:`winner_take_all_spikes` with
+    thresholds ``threshold * (summed kernel weight)`` (a fraction, one for all channels or one
+    per channel, e.g. :attr:`ConvTrainingResult.thresholds`). The winner of an image is the
+    channel with the earliest spike; a tie in time goes to the higher potential at the spike.
+    -1 where no channel fires. Counting winners shows how the images are shared out among the
+    kernels, which the per-channel spike count cannot (every channel may fire on every image).
+    """
+    if kernels.dim() != 4:
+        raise ValueError("kernels must be (C_out, C_in, kH, kW)")
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    steps_per_image = check_count("steps_per_image", steps_per_image, minimum=1)
+    layer = nn.Conv2d(kernels.shape[1], kernels.shape[0], tuple(kernels.shape[2:]), bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(kernels)
+    fractions = torch.as_tensor(threshold, dtype=kernels.dtype).reshape(-1)
+    levels = fractions * kernels.sum(dim=(1, 2, 3))
+    pre = latency_encode(images.to(kernels.dtype), steps_per_image)
+    post = winner_take_all_spikes(layer, pre, levels)
+    steps, n, channels = post.shape[:3]
+    with torch.no_grad():
+        drive = F.conv2d(pre.reshape(steps * n, *pre.shape[2:]), kernels)
+        potential = drive.reshape(steps, n, channels, -1).cumsum(dim=0)
+    spikes = post.reshape(steps, n, channels, -1)
+    fired_at = spikes.amax(dim=3)  # (T, n, C)
+    ever = fired_at.amax(dim=0) > 0
+    first = torch.where(ever, fired_at.argmax(dim=0), torch.full_like(ever, steps, dtype=torch.long))
+    at_spike = (potential * spikes).sum(dim=(0, 3))  # each channel fires at most once
+    key = first.to(torch.float64) - 0.5 * at_spike.to(torch.float64) / (at_spike.abs().max().to(torch.float64) + 1.0)
+    winner = key.argmin(dim=1)
+    return torch.where(ever.any(dim=1), winner, torch.full_like(winner, -1))
