@@ -366,7 +366,8 @@ def first_spike_winners(
     The images are latency-encoded and passed through :func:`winner_take_all_spikes` with
     thresholds ``threshold * (summed kernel weight)`` (a fraction, one for all channels or one
     per channel, e.g. :attr:`ConvTrainingResult.thresholds`). The winner of an image is the
-    channel with the earliest spike; a tie in time goes to the higher potential at the spike.
+    channel with the earliest spike; a tie in time goes to the higher ratio of potential to
+    threshold at the spike.
     -1 where no channel fires. Counting winners shows how the images are shared out among the
     kernels, which the per-channel spike count cannot (every channel may fire on every image).
     """
@@ -390,7 +391,8 @@ def first_spike_winners(
     fired_at = spikes.amax(dim=3)  # (T, n, C)
     ever = fired_at.amax(dim=0) > 0
     first = torch.where(ever, fired_at.argmax(dim=0), torch.full_like(ever, steps, dtype=torch.long))
-    at_spike = (potential * spikes).sum(dim=(0, 3))  # each channel fires at most once
-    key = first.to(torch.float64) - 0.5 * at_spike.to(torch.float64) / (at_spike.abs().max().to(torch.float64) + 1.0)
+    # each channel fires at most once; its potential at the spike over its own threshold
+    excess = (potential * spikes).sum(dim=(0, 3)).to(torch.float64) / levels.to(torch.float64).clamp_min(1e-12)
+    key = first.to(torch.float64) - 0.5 * excess / (excess.abs().max() + 1.0)
     winner = key.argmin(dim=1)
     return torch.where(ever.any(dim=1), winner, torch.full_like(winner, -1))
