@@ -27,9 +27,17 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def rule_of(params):
+    from stdpwidgets import TripletRule
+
+    common = dict(weight_dependence=params["weight_dependence"], mu=params["mu"], w_min=0.0, w_max=1.0)
+    kind = params.get("rule", "pair")
+    if kind == "triplet":
+        return TripletRule(params["tau_pre"], params["tau_post"], params["tau_x"], params["tau_y"], params["a_plus"],
+                           params["a_minus"], params["a3_plus"], params["a3_minus"], pairing=params["pairing"], **common)
+    if kind != "pair":
+        return TripletRule.preset(kind, **common)
     return STDPRule(params["tau_pre"], params["tau_post"], params["a_plus"], params["a_minus"],
-                    pairing=params["pairing"], weight_dependence=params["weight_dependence"],
-                    mu=params["mu"], w_min=0.0, w_max=1.0)
+                    pairing=params["pairing"], **common)
 
 
 def other_value(control):
@@ -345,3 +353,25 @@ def test_conv_explorer_says_when_it_shows_bars_because_scikit_learn_is_missing(m
     explorer.controls["images"].value = "bars"
     explorer.train_button.click()
     assert "scikit-learn" not in explorer.message.value
+
+
+def test_pairing_explorer_runs_the_triplet_rule_and_its_presets():
+    from stdpwidgets import TripletRule, triplet_protocol_change
+
+    # small changes from w0 = 0.5, so the explorer's [0, 1] bounds never act: the closed form holds
+    explorer = PairingExplorer(rule="visual-cortex-all-to-all-minimal", n_pairs=10, delta_t=-10.0, frequency=20.0,
+                               sweep="frequency")
+    rule = TripletRule.preset("visual-cortex-all-to-all-minimal")
+    assert explorer.data["weight_change"] == pytest.approx(triplet_protocol_change(rule, 10, -10.0, 20.0), abs=1e-9)
+    for value, change in zip(explorer.data["sweep_values"], explorer.data["sweep_change"]):
+        on_grid = 1000.0 / round(1000.0 / float(value))  # the protocol rounds the period to whole 1 ms steps
+        assert change == pytest.approx(triplet_protocol_change(rule, 10, -10.0, on_grid), abs=1e-9)
+    assert explorer.controls["tau_pre"].disabled and explorer.controls["a3_plus"].disabled
+    explorer.controls["rule"].value = "triplet"
+    assert not explorer.controls["a3_plus"].disabled and not explorer.controls["tau_pre"].disabled
+    explorer.controls["a3_plus"].value = 0.0
+    explorer.controls["a3_minus"].value = 0.0
+    pair = PairingExplorer(n_pairs=10, delta_t=-10.0, frequency=20.0)
+    assert explorer.data["weight_change"] == pytest.approx(pair.data["weight_change"], abs=1e-12)
+    explorer.controls["rule"].value = "pair"
+    assert explorer.controls["a3_plus"].disabled

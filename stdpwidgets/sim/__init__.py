@@ -52,6 +52,7 @@ from .readout import (
     smoothed_kernels,
     train_test_indices,
 )
+from .sjostrom2001 import SJOSTROM_2001, FrequencyExperiment, frequency_experiment
 from .song2000 import SONG2000_DEPENDENCES, Song2000Result, song2000, song2000_rule
 from .synapse import simulate_synapse
 from .spikes import fixed_count_spikes, poisson_spikes, times_to_train, train_to_raster, train_to_times
@@ -69,6 +70,9 @@ __all__ = [
     "pairing_sweep",
     "PairingCurve",
     "single_pair_weight_changes",
+    "frequency_experiment",
+    "FrequencyExperiment",
+    "SJOSTROM_2001",
     "simulate_poisson_layer",
     "PoissonLayerResult",
     "ConductanceLIF",

@@ -5,19 +5,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..core import STDPHistory, STDPLearner, STDPRule
+from ..core import Rule, STDPHistory, STDPLearner
 
 __all__ = ["simulate_synapse"]
 
 
 def simulate_synapse(
-    rule: STDPRule, pre: torch.Tensor, post: torch.Tensor, w0: float, dt: float = 1.0, **learner_kwargs
+    rule: Rule, pre: torch.Tensor, post: torch.Tensor, w0: float, dt: float = 1.0, **learner_kwargs
 ) -> STDPHistory:
     """Run :class:`~stdpwidgets.core.STDPLearner` on one synapse (a 1x1 ``nn.Linear``) and record it.
 
     Parameters
     ----------
-    rule : STDPRule
+    rule : Rule (STDPRule, TripletRule, ...)
         The plasticity rule.
     pre, post : Tensor
         Spike trains shaped ``(T,)`` (bool or floating point); the synapse computes in their

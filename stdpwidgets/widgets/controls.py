@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import ipywidgets as widgets
 
-from ..core import STDPRule
+from ..core import TRIPLET_PRESETS, Rule, STDPRule, TripletRule
 
 __all__ = [
     "float_slider",
@@ -22,13 +22,23 @@ __all__ = [
     "apply_initial_values",
     "rule_controls",
     "rule_from_params",
+    "triplet_controls",
+    "link_rule_kind",
     "RULE_DEPENDENCES",
+    "RULE_KINDS",
     "player_values",
     "describe_value",
 ]
 
 #: Weight dependences offered by the explorers (names of :class:`~stdpwidgets.core.STDPRule`).
 RULE_DEPENDENCES = ("additive", "multiplicative", "gutig", "van-rossum")
+
+#: Rules the explorers offer: (label, value); a preset value is a key of TRIPLET_PRESETS.
+RULE_KINDS = (
+    ("pair rule (τ±, A± below)", "pair"),
+    ("triplet rule (A± = A2±, τx, τy, A3± below)", "triplet"),
+    *((f"triplet preset: {name.replace('-', ' ')}", name) for name in TRIPLET_PRESETS),
+)
 
 # Controls fill the column the explorer's grid gives them (at least 290 px), so explorers
 # flow into the width they get: side by side in an HBox, one column on a phone.
@@ -155,18 +165,71 @@ def rule_controls(
     return controls
 
 
-def rule_from_params(params: Dict[str, Any]) -> STDPRule:
-    """The :class:`STDPRule` that the values of :func:`rule_controls` describe (weights in [0, 1])."""
+def triplet_controls(
+    rule: str = "pair",
+    tau_x: float = 101.0,
+    tau_y: float = 125.0,
+    a3_plus: float = 6.2e-3,
+    a3_minus: float = 2.3e-4,
+) -> Dict[str, Any]:
+    """The rule-kind dropdown and the four extra controls of a :class:`~stdpwidgets.core.TripletRule`.
+
+    Parameters are the initial values: ``rule`` one of the values of :data:`RULE_KINDS`; the slow
+    time constants in ms (10 to 1000); the triplet amplitudes (0 to 0.06 and 0 to 0.01).
+    Call :func:`link_rule_kind` on the merged controls to enable only what the kind uses.
+    """
+    return {
+        "rule": dropdown("rule", rule, RULE_KINDS),
+        "tau_x": log_slider("τx (slow pre, ms)", tau_x, 10.0, 1000.0),
+        "tau_y": log_slider("τy (slow post, ms)", tau_y, 10.0, 1000.0),
+        "a3_plus": float_slider("A3+ (triplet)", a3_plus, 0.0, 0.06, 1e-4, ".4f"),
+        "a3_minus": float_slider("A3− (triplet)", a3_minus, 0.0, 0.01, 1e-5, ".5f"),
+    }
+
+
+def link_rule_kind(controls: Dict[str, Any]) -> None:
+    """Enable only the controls the chosen rule kind reads: a preset fixes τ±, A±, pairing and the
+    triplet parameters (they are disabled), the pair rule leaves the triplet ones unused."""
+
+    def enable(change=None) -> None:
+        kind = controls["rule"].value
+        preset = kind in TRIPLET_PRESETS
+        for name in ("tau_pre", "tau_post", "a_plus", "a_minus", "pairing"):
+            controls[name].disabled = preset
+        for name in ("tau_x", "tau_y", "a3_plus", "a3_minus"):
+            controls[name].disabled = kind != "triplet"
+
+    controls["rule"].observe(enable, names="value")
+    enable()
+
+
+def rule_from_params(params: Dict[str, Any]) -> Rule:
+    """The rule that the values of :func:`rule_controls` (and :func:`triplet_controls`) describe.
+
+    Weights live in [0, 1]. Without a ``"rule"`` entry, or with ``"pair"``, an :class:`STDPRule`;
+    ``"triplet"`` a :class:`TripletRule` with ``A2± = A±``; a preset name that published set with
+    the explorer's weight dependence and bounds.
+    """
+    kind = params.get("rule", "pair")
+    common = dict(weight_dependence=params["weight_dependence"], mu=float(params.get("mu", 0.5)),
+                  w_min=0.0, w_max=1.0)
+    if kind in TRIPLET_PRESETS:
+        return TripletRule.preset(kind, **common)
+    if kind == "triplet":
+        return TripletRule(
+            tau_plus=float(params["tau_pre"]), tau_minus=float(params["tau_post"]),
+            tau_x=float(params["tau_x"]), tau_y=float(params["tau_y"]),
+            a2_plus=float(params["a_plus"]), a2_minus=float(params["a_minus"]),
+            a3_plus=float(params["a3_plus"]), a3_minus=float(params["a3_minus"]),
+            pairing=params["pairing"], **common,
+        )
     return STDPRule(
         tau_pre=float(params["tau_pre"]),
         tau_post=float(params["tau_post"]),
         a_plus=float(params["a_plus"]),
         a_minus=float(params["a_minus"]),
         pairing=params["pairing"],
-        weight_dependence=params["weight_dependence"],
-        mu=float(params.get("mu", 0.5)),
-        w_min=0.0,
-        w_max=1.0,
+        **common,
     )
 
 

@@ -8,11 +8,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..core import STDPRule
+from ..core import Rule
 from ..plots import pairing_figure
 from ..sim import pairing_protocol, pairing_sweep, simulate_synapse
 from .base import Explorer
-from .controls import apply_initial_values, dropdown, float_slider, int_slider, log_slider, rule_controls, rule_from_params
+from .controls import (apply_initial_values, dropdown, float_slider, int_slider, link_rule_kind, log_slider,
+                       rule_controls, rule_from_params, triplet_controls)
 
 __all__ = ["PairingExplorer", "SWEEP_LAGS_MS", "SWEEP_FREQUENCIES_HZ"]
 
@@ -20,7 +21,7 @@ __all__ = ["PairingExplorer", "SWEEP_LAGS_MS", "SWEEP_FREQUENCIES_HZ"]
 SWEEP_LAGS_MS = (-100, -80, -60, -45, -35, -25, -20, -15, -10, -6, -3, -1,
                  1, 3, 6, 10, 15, 20, 25, 35, 45, 60, 80, 100)
 #: Frequencies of the f sweep, Hz.
-SWEEP_FREQUENCIES_HZ = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)
+SWEEP_FREQUENCIES_HZ = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 40.0, 50.0)
 
 
 class PairingExplorer(Explorer):
@@ -39,12 +40,19 @@ class PairingExplorer(Explorer):
     delta_t : float
         :math:`t_{post} - t_{pre}`, ms (-100 to 100, steps of 1 ms; default 10).
     frequency : float
-        Pairing frequency, Hz (0.5 to 50; default 5). :math:`|\Delta t|` must be shorter than
+        Pairing frequency, Hz (0.1 to 50; default 5). :math:`|\Delta t|` must be shorter than
         the period, or the widget says so.
     sweep : {"delta_t", "frequency"}
         What the right panel varies.
-    tau_pre, tau_post, a_plus, a_minus, pairing, weight_dependence
+    rule : str
+        ``"pair"`` (:class:`~stdpwidgets.core.STDPRule` from τ±, A±), ``"triplet"``
+        (:class:`~stdpwidgets.core.TripletRule` with A2± = A± and ``tau_x``, ``tau_y``, ``a3_plus``,
+        ``a3_minus``), or the name of a published triplet fit (``TripletRule.PRESETS``: it fixes
+        τ±, A±, the pairing and the triplet parameters; their sliders are then disabled).
+    tau_pre, tau_post, a_plus, a_minus, pairing, weight_dependence, mu
         The rule; weights live in [0, 1].
+    tau_x, tau_y, a3_plus, a3_minus
+        The triplet rule's slow time constants (ms, 10 to 1000) and triplet amplitudes.
     w0 : float
         Initial weight (default 0.5).
     dt : float
@@ -56,18 +64,20 @@ class PairingExplorer(Explorer):
         controls = {
             "n_pairs": int_slider("pairs", 60, 1, 100),
             "delta_t": float_slider("Δt = t_post − t_pre (ms)", 10.0, -100.0, 100.0, 1.0, ".0f"),
-            "frequency": log_slider("frequency (Hz)", 5.0, 0.5, 50.0),
+            "frequency": log_slider("frequency (Hz)", 5.0, 0.1, 50.0),
             "sweep": dropdown("sweep", "delta_t", (("Δw vs Δt", "delta_t"), ("Δw vs frequency", "frequency"))),
             **rule_controls(),
+            **triplet_controls(),
             "w0": float_slider("initial weight", 0.5, 0.0, 1.0, 0.01),
             "dt": dropdown("dt (ms)", 1.0, (0.1, 0.5, 1.0)),
         }
+        link_rule_kind(controls)
         apply_initial_values(controls, initial, type(self).__name__)
         self._sweep_cache: Dict[Tuple, Tuple[np.ndarray, np.ndarray]] = {}
         super().__init__(controls, device=device)
         self.refresh()
 
-    def _sweep(self, rule: STDPRule, params: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
+    def _sweep(self, rule: Rule, params: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray]:
         n, lag, freq, dt, w0 = (int(params["n_pairs"]), float(params["delta_t"]), float(params["frequency"]),
                                 float(params["dt"]), float(params["w0"]))
         def fits(lag_ms: float, freq_hz: float) -> bool:  # the rule pairing_spike_steps applies
@@ -119,7 +129,8 @@ class PairingExplorer(Explorer):
         params = self.parameters
         by_lag = data["sweep"] == "delta_t"
         current = float(params["delta_t"]) if by_lag else float(params["frequency"])
-        title = (f"{params['n_pairs']} pairs, Δt = {params['delta_t']:+.0f} ms at {params['frequency']:.3g} Hz: "
+        kind = {"pair": "", "triplet": "triplet rule: "}.get(params["rule"], f"{params['rule'].replace('-', ' ')}: ")
+        title = (f"{kind}{params['n_pairs']} pairs, Δt = {params['delta_t']:+.0f} ms at {params['frequency']:.3g} Hz: "
                  f"Δw = {data['weight_change']:+.4f}")
         return pairing_figure(
             data["time_ms"], data["pre_spikes"], data["post_spikes"], data["pre_trace"], data["post_trace"],
