@@ -458,7 +458,10 @@ def group_symmetry(rule: STDPRule, n_per_group: int, rate_hz: float, correlation
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("give the rule finite bounds")
     args = (n, rate_hz, correlation, tau_epsilon, weight_scale, rate0_hz)
-    drift = lambda w: _group_drift(rule, w, w, *args)  # noqa: E731
+
+    def drift(w):
+        return _group_drift(rule, w, w, *args)
+
     a, b = low + 1e-12 * (high - low), high - 1e-12 * (high - low)
     if drift(a) * drift(b) > 0:
         raise ValueError("no symmetric fixed point inside the bounds: every weight runs to one bound")
