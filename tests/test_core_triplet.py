@@ -317,3 +317,26 @@ def test_presets_and_their_errors():
                                                    w_min=0, w_max=1), 60, 10.0, 1.0)
     with pytest.raises(ValueError, match="below the period|< the period"):
         triplet_protocol_change(TripletRule.preset("visual-cortex-all-to-all-full"), 60, 30.0, 50.0)
+
+
+def test_poisson_drift_on_the_grid_against_a_monte_carlo_run(one_torch_thread):
+    """The learner's mean drift within 4 standard errors of the grid form (5 runs of 1000 synapses)."""
+    from stdpwidgets.sim import poisson_spikes
+
+    rule = TripletRule.preset("visual-cortex-all-to-all-full")
+    dt, warm_up, steps, rate_pre, rate_post, batch = 1.0, 1_000, 10_000, 10.0, 40.0, 1000
+    means = []
+    for run in range(5):
+        # a batch of independent 1x1 synapses: the learner sums their changes
+        pre = poisson_spikes(rate_pre, warm_up + steps, dt, shape=(batch, 1), seed=100 + run, dtype=torch.float64)
+        post = poisson_spikes(rate_post, warm_up + steps, dt, shape=(batch, 1), seed=200 + run, dtype=torch.float64)
+        learner = STDPLearner(torch.nn.Linear(1, 1, bias=False).double(), rule, dt=dt)
+        learner.run(pre[:warm_up], post[:warm_up])  # the traces start empty: let the slow ones fill (1 s >> tau_y)
+        means.append(learner.run(pre[warm_up:], post[warm_up:]).item() / batch / (steps * dt * 1e-3))
+    means = torch.tensor(means)
+    mean, se = float(means.mean()), float(means.std() / math.sqrt(len(means)))
+    grid = triplet_poisson_drift(rule, rate_pre, rate_post, dt=dt)
+    assert se < 0.01 * grid and abs(mean - grid) < 4 * se
+    continuous = triplet_poisson_drift(rule, rate_pre, rate_post)
+    assert abs(grid - continuous) > 10 * se  # the grid effect (each tau -> about tau - dt/2) is real at dt = 1 ms
+    assert grid == pytest.approx(continuous, rel=0.1)

@@ -7,6 +7,7 @@ machinery: they sum the rule's terms over spike *times*, as geometric series.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 from .triplet import TripletRule
 
@@ -109,7 +110,12 @@ def triplet_protocol_change(rule: TripletRule, n_pairs: int, delta_t_ms: float, 
     return up - down
 
 
-def triplet_poisson_drift(rule: TripletRule, rate_pre: float, rate_post: float) -> float:
+def _window_area(tau: float, dt: Optional[float]) -> float:
+    """Mean trace per unit rate read before a spike: tau, or on a grid ``dt / (e^{dt/tau} - 1)``."""
+    return tau if dt is None else dt / math.expm1(dt / tau)
+
+
+def triplet_poisson_drift(rule: TripletRule, rate_pre: float, rate_post: float, dt: Optional[float] = None) -> float:
     r"""Expected drift :math:`\langle dw/dt \rangle` (weight units per second) of the all-to-all
     triplet rule for independent Poisson trains at ``rate_pre`` :math:`\rho_x` and ``rate_post``
     :math:`\rho_y` (Hz):
@@ -120,13 +126,22 @@ def triplet_poisson_drift(rule: TripletRule, rate_pre: float, rate_post: float) 
     (rates per ms inside the bracket). For the minimal rule (:math:`A_2^+ = A_3^- = 0`) it is a BCM
     rule :math:`\rho_x\,\phi(\rho_y)` with :math:`\phi` changing sign at
     :func:`triplet_bcm_threshold`.
+
+    With ``dt`` (ms) the drift of the learner on that grid instead, for Bernoulli spikes with
+    probability :math:`\rho\,dt` per step: every trace is read before the step's spikes, so each
+    :math:`\tau` becomes the grid area :math:`dt/(e^{dt/\tau} - 1) \approx \tau - dt/2`; exact in
+    expectation (the fast and slow traces read at a spike belong to independent trains).
     """
     _check_additive(rule)
     if rule.pairing != "all-to-all":
         raise ValueError("the Poisson drift here is for all-to-all pairing; pass pairing='all-to-all'")
+    if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt must be a positive time step in ms or None, got {dt!r}")
     x, y = rate_pre * 1e-3, rate_post * 1e-3  # spikes per ms
-    bracket = (rule.a2_plus * rule.tau_plus - rule.a2_minus * rule.tau_minus
-               + rule.a3_plus * rule.tau_plus * rule.tau_y * y - rule.a3_minus * rule.tau_minus * rule.tau_x * x)
+    plus, minus = _window_area(rule.tau_plus, dt), _window_area(rule.tau_minus, dt)
+    slow_x, slow_y = _window_area(rule.tau_x, dt), _window_area(rule.tau_y, dt)
+    bracket = (rule.a2_plus * plus - rule.a2_minus * minus
+               + rule.a3_plus * plus * slow_y * y - rule.a3_minus * minus * slow_x * x)
     return x * y * bracket * 1e3
 
 
