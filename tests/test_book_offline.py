@@ -257,6 +257,7 @@ PLAYED = {
     "book/03_pair_based_stdp": 1,
     "book/04_from_pairs_to_traces": 1,
     "book/05_weight_dependence": 2,
+    "book/06_triplets_and_frequency": 1,
     "book/08_convolutions": 1,
 }
 MAX_PLAYER_BYTES = 2 * 1000 * 1000

@@ -26,6 +26,7 @@ __all__ = [
     "link_rule_kind",
     "RULE_DEPENDENCES",
     "RULE_KINDS",
+    "preset_label",
     "player_values",
     "describe_value",
 ]
@@ -33,11 +34,20 @@ __all__ = [
 #: Weight dependences offered by the explorers (names of :class:`~stdpwidgets.core.STDPRule`).
 RULE_DEPENDENCES = ("additive", "multiplicative", "gutig", "van-rossum")
 
+def preset_label(name: str) -> str:
+    """``"visual-cortex-all-to-all-minimal"`` -> ``"visual cortex, all-to-all, minimal"``."""
+    for region in ("visual-cortex", "hippocampal"):
+        if name.startswith(region + "-") and name.count("-") > region.count("-") + 1:
+            pairing, model = name[len(region) + 1 :].rsplit("-", 1)
+            return f"{region.replace('-', ' ')}, {pairing}, {model}"
+    return name
+
+
 #: Rules the explorers offer: (label, value); a preset value is a key of TRIPLET_PRESETS.
 RULE_KINDS = (
     ("pair rule (τ±, A± below)", "pair"),
     ("triplet rule (A± = A2±, τx, τy, A3± below)", "triplet"),
-    *((f"triplet preset: {name.replace('-', ' ')}", name) for name in TRIPLET_PRESETS),
+    *((f"triplet fit: {preset_label(name)}", name) for name in TRIPLET_PRESETS),
 )
 
 # Controls fill the column the explorer's grid gives them (at least 290 px), so explorers

@@ -13,7 +13,7 @@ from ..plots import pairing_figure
 from ..sim import pairing_protocol, pairing_sweep, simulate_synapse
 from .base import Explorer
 from .controls import (apply_initial_values, dropdown, float_slider, int_slider, link_rule_kind, log_slider,
-                       rule_controls, rule_from_params, triplet_controls)
+                       preset_label, rule_controls, rule_from_params, triplet_controls)
 
 __all__ = ["PairingExplorer", "SWEEP_LAGS_MS", "SWEEP_FREQUENCIES_HZ"]
 
@@ -129,7 +129,7 @@ class PairingExplorer(Explorer):
         params = self.parameters
         by_lag = data["sweep"] == "delta_t"
         current = float(params["delta_t"]) if by_lag else float(params["frequency"])
-        kind = {"pair": "", "triplet": "triplet rule: "}.get(params["rule"], f"{params['rule'].replace('-', ' ')}: ")
+        kind = {"pair": "", "triplet": "triplet rule: "}.get(params["rule"], f"triplet fit ({preset_label(params['rule'])}): ")
         title = (f"{kind}{params['n_pairs']} pairs, Δt = {params['delta_t']:+.0f} ms at {params['frequency']:.3g} Hz: "
                  f"Δw = {data['weight_change']:+.4f}")
         return pairing_figure(
