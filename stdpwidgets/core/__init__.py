@@ -4,7 +4,7 @@ Depends on PyTorch only (no plotting, no widgets, no I/O).
 """
 
 from .correlate import LAYER_KINDS, LayerKind, register_layer_kind
-from .dependence import DEPENDENCE_NAMES, WeightDependence
+from .dependence import DEPENDENCE_NAMES, WeightDependence, power_law
 from .learner import STDPHistory, STDPLearner
 from .rule import PAIRINGS, Rule, STDPRule, TraceSpec
 from .triplet import TRIPLET_PRESETS, TripletRule
@@ -28,6 +28,7 @@ __all__ = [
     "STDPLearner",
     "STDPHistory",
     "WeightDependence",
+    "power_law",
     "LayerKind",
     "LAYER_KINDS",
     "register_layer_kind",

@@ -22,7 +22,7 @@ from typing import Callable, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from ..core import STDPLearner, STDPRule
+from ..core import Rule, STDPLearner, STDPRule
 from ._checks import check_count, check_positive, check_real, make_generator
 from .spikes import poisson_spikes
 
@@ -43,7 +43,7 @@ class PoissonLayerResult:
         Input spikes, bool ``(steps, 1, n_inputs)``; step ``i`` is time ``i * dt`` ms.
     post : Tensor
         Output spikes, bool ``(steps, 1, n_outputs)``.
-    rule : STDPRule
+    rule : Rule (STDPRule, TripletRule, ...)
         The rule that was used.
     dt : float
         Time step, ms.
@@ -53,7 +53,7 @@ class PoissonLayerResult:
     weights: torch.Tensor
     pre: torch.Tensor
     post: torch.Tensor
-    rule: STDPRule
+    rule: Rule
     dt: float
 
     @property
@@ -87,7 +87,7 @@ class PoissonLayerResult:
 
 
 def simulate_poisson_layer(
-    rule: STDPRule,
+    rule: Rule,
     n_inputs: int = 100,
     n_outputs: int = 20,
     *,
@@ -113,7 +113,7 @@ def simulate_poisson_layer(
 
     Parameters
     ----------
-    rule : STDPRule
+    rule : Rule (STDPRule, TripletRule, ...)
         The plasticity rule (its bounds also clip the initial weights).
     n_inputs, n_outputs : int
         Layer size (>= 1 each).
@@ -154,8 +154,8 @@ def simulate_poisson_layer(
     >>> result = simulate_poisson_layer(rule, 100, 20, duration_ms=30000.0)
     >>> result.fraction_near_bounds()   # additive: most weights near a bound
     """
-    if not isinstance(rule, STDPRule):
-        raise TypeError(f"rule must be an STDPRule, got {type(rule).__name__}")
+    if not isinstance(rule, Rule):
+        raise TypeError(f"rule must be an STDPRule, a TripletRule or another Rule, got {type(rule).__name__}")
     n_inputs = check_count("n_inputs", n_inputs, minimum=1)
     n_outputs = check_count("n_outputs", n_outputs, minimum=1)
     input_rate_hz = check_positive("input_rate_hz", input_rate_hz, "Hz", allow_zero=True)
