@@ -340,3 +340,15 @@ def test_poisson_drift_on_the_grid_against_a_monte_carlo_run(one_torch_thread):
     continuous = triplet_poisson_drift(rule, rate_pre, rate_post)
     assert abs(grid - continuous) > 10 * se  # the grid effect (each tau -> about tau - dt/2) is real at dt = 1 ms
     assert grid == pytest.approx(continuous, rel=0.1)
+
+
+def test_poisson_drift_with_a_weight_dependence():
+    soft = TripletRule.preset("visual-cortex-all-to-all-full", weight_dependence="multiplicative", w_min=0, w_max=1)
+    hard = TripletRule.preset("visual-cortex-all-to-all-full")
+    x, y = 10e-3, 30e-3
+    up = hard.a2_plus * hard.tau_plus + hard.a3_plus * hard.tau_plus * hard.tau_y * y
+    down = hard.a2_minus * hard.tau_minus + hard.a3_minus * hard.tau_minus * hard.tau_x * x
+    assert triplet_poisson_drift(soft, 10.0, 30.0, w=0.25) == pytest.approx(x * y * (0.75 * up - 0.25 * down) * 1e3)
+    assert triplet_poisson_drift(hard, 10.0, 30.0) == pytest.approx(x * y * (up - down) * 1e3)
+    with pytest.raises(ValueError, match="pass the current weight w"):
+        triplet_poisson_drift(soft, 10.0, 30.0)

@@ -375,3 +375,12 @@ def test_pairing_explorer_runs_the_triplet_rule_and_its_presets():
     assert explorer.data["weight_change"] == pytest.approx(pair.data["weight_change"], abs=1e-12)
     explorer.controls["rule"].value = "pair"
     assert explorer.controls["a3_plus"].disabled
+
+
+def test_trace_explorer_runs_the_triplet_rule():
+    explorer = TraceExplorer(rule="visual-cortex-all-to-all-full", duration=1000.0, seed=3)
+    assert explorer.error is None
+    check_trace(explorer)  # step by step through the core with the same TripletRule
+    assert "expected drift" in explorer._status(explorer.data)
+    explorer.controls["rule"].value = "visual-cortex-nearest-full"
+    assert explorer.error is None and "no closed form" in explorer._status(explorer.data)

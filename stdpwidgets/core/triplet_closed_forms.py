@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+import torch
+
 from .triplet import TripletRule
 
 __all__ = ["triplet_protocol_change", "triplet_poisson_drift", "triplet_bcm_threshold"]
@@ -115,7 +117,9 @@ def _window_area(tau: float, dt: Optional[float]) -> float:
     return tau if dt is None else dt / math.expm1(dt / tau)
 
 
-def triplet_poisson_drift(rule: TripletRule, rate_pre: float, rate_post: float, dt: Optional[float] = None) -> float:
+def triplet_poisson_drift(
+    rule: TripletRule, rate_pre: float, rate_post: float, dt: Optional[float] = None, w: Optional[float] = None
+) -> float:
     r"""Expected drift :math:`\langle dw/dt \rangle` (weight units per second) of the all-to-all
     triplet rule for independent Poisson trains at ``rate_pre`` :math:`\rho_x` and ``rate_post``
     :math:`\rho_y` (Hz):
@@ -131,8 +135,19 @@ def triplet_poisson_drift(rule: TripletRule, rate_pre: float, rate_post: float, 
     probability :math:`\rho\,dt` per step: every trace is read before the step's spikes, so each
     :math:`\tau` becomes the grid area :math:`dt/(e^{dt/\tau} - 1) \approx \tau - dt/2`; exact in
     expectation (the fast and slow traces read at a spike belong to independent trains).
+
+    A weight-dependent rule needs the weight ``w``: the potentiation term is then multiplied by
+    :math:`f_+(w)` and the depression term by :math:`f_-(w)` (the drift at that weight).
     """
-    _check_additive(rule)
+    if not isinstance(rule, TripletRule):
+        raise TypeError(f"rule must be a TripletRule, got {type(rule).__name__}")
+    if rule.weight_independent:
+        f_plus = f_minus = 1.0
+    elif w is None:
+        raise ValueError(f"the {rule.dependence.name!r} drift depends on the weight; pass the current weight w")
+    else:
+        factors = rule.dependence.factors(torch.as_tensor(float(w), dtype=torch.float64), rule.w_min, rule.w_max)
+        f_plus, f_minus = (float(f) for f in factors)
     if rule.pairing != "all-to-all":
         raise ValueError("the Poisson drift here is for all-to-all pairing; pass pairing='all-to-all'")
     if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
@@ -140,9 +155,9 @@ def triplet_poisson_drift(rule: TripletRule, rate_pre: float, rate_post: float, 
     x, y = rate_pre * 1e-3, rate_post * 1e-3  # spikes per ms
     plus, minus = _window_area(rule.tau_plus, dt), _window_area(rule.tau_minus, dt)
     slow_x, slow_y = _window_area(rule.tau_x, dt), _window_area(rule.tau_y, dt)
-    bracket = (rule.a2_plus * plus - rule.a2_minus * minus
-               + rule.a3_plus * plus * slow_y * y - rule.a3_minus * minus * slow_x * x)
-    return x * y * bracket * 1e3
+    potentiation = rule.a2_plus * plus + rule.a3_plus * plus * slow_y * y
+    depression = rule.a2_minus * minus + rule.a3_minus * minus * slow_x * x
+    return x * y * (f_plus * potentiation - f_minus * depression) * 1e3
 
 
 def triplet_bcm_threshold(rule: TripletRule, rate_pre: float = 0.0) -> float:

@@ -12,11 +12,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..core import poisson_drift
+from ..core import TripletRule, poisson_drift, triplet_poisson_drift
 from ..plots import trace_figure
 from ..sim import fixed_count_spikes, simulate_synapse
 from .base import Explorer
-from .controls import apply_initial_values, checkbox, dropdown, float_slider, int_slider, rule_controls, rule_from_params
+from .controls import (apply_initial_values, checkbox, dropdown, float_slider, int_slider, link_rule_kind,
+                       rule_controls, rule_from_params, triplet_controls)
 
 __all__ = ["TraceExplorer", "TIME_STEPS_MS"]
 
@@ -51,8 +52,12 @@ class TraceExplorer(Explorer):
         Switch to ``rate_pre_2``, ``rate_post_2`` halfway through.
     rate_pre_2, rate_post_2 : float
         Rates of the second phase, Hz.
-    tau_pre, tau_post, a_plus, a_minus, pairing, weight_dependence
+    tau_pre, tau_post, a_plus, a_minus, pairing, weight_dependence, mu
         The rule (see :class:`~stdpwidgets.core.STDPRule`); weights live in [0, 1].
+    rule, tau_x, tau_y, a3_plus, a3_minus
+        ``rule="pair"`` (default), ``"triplet"`` or a published triplet fit, as for
+        :class:`~stdpwidgets.widgets.PairingExplorer`; the traces drawn are then the triplet rule's
+        pair traces :math:`r_1` and :math:`o_1`.
     w0 : float
         Initial weight.
     duration : float
@@ -78,11 +83,13 @@ class TraceExplorer(Explorer):
             "rate_pre_2": float_slider("phase 2 pre (Hz)", 50.0, 0.0, 100.0, 1.0),
             "rate_post_2": float_slider("phase 2 post (Hz)", 10.0, 0.0, 100.0, 1.0),
             **rule_controls(a_minus=0.0075, pairing='nearest'),
+            **triplet_controls(),
             "w0": float_slider("initial weight", 0.5, 0.0, 1.0, 0.01),
             "duration": float_slider("duration (ms)", 4000.0, 100.0, 5000.0, 100.0, ".0f"),
             "dt": dropdown("dt (ms)", 1.0, TIME_STEPS_MS),
             "seed": int_slider("seed", 0, 0, 999),
         }
+        link_rule_kind(controls)
         apply_initial_values(controls, initial, type(self).__name__)
         self.time_shown = widgets.FloatSlider(
             value=controls["duration"].value, min=0.0, max=controls["duration"].value, step=1.0,
@@ -171,7 +178,10 @@ class TraceExplorer(Explorer):
         phases = [(params["rate_pre"], params["rate_post"])]
         if params["two_phases"]:
             phases.append((params["rate_pre_2"], params["rate_post_2"]))
-        drifts = ", ".join(
-            f"{poisson_drift(rule, data['w0'], a, b):+.3g}" for a, b in phases
-        )
+        if isinstance(rule, TripletRule):
+            if rule.pairing != "all-to-all":
+                return "expected drift: no closed form here for the nearest-spike triplet rule"
+            drifts = ", ".join(f"{triplet_poisson_drift(rule, a, b, w=data['w0']):+.3g}" for a, b in phases)
+        else:
+            drifts = ", ".join(f"{poisson_drift(rule, data['w0'], a, b):+.3g}" for a, b in phases)
         return f"expected drift ⟨dw/dt⟩ at w0 for independent Poisson spikes (per s, per phase): {drifts}"
