@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core import STDPLearner, STDPRule
+from ..core import Rule, STDPLearner, STDPRule
 from ._checks import check_count, check_positive, make_generator
 from .encoding import ENCODINGS, latency_encode, poisson_encode
 
@@ -61,7 +61,7 @@ class ConvTrainingResult:
     wins: torch.Tensor
     thresholds: torch.Tensor
     layer: nn.Conv2d
-    rule: STDPRule
+    rule: Rule
 
     @property
     def final_kernels(self) -> torch.Tensor:
@@ -81,7 +81,7 @@ def default_conv_rule() -> STDPRule:
 
 
 def _initial_layer(
-    in_channels: int, out_channels: int, kernel_size: int, rule: STDPRule, initial_weight: float,
+    in_channels: int, out_channels: int, kernel_size: int, rule: Rule, initial_weight: float,
     initial_spread: float, generator: Optional[torch.Generator],
 ) -> nn.Conv2d:
     layer = nn.Conv2d(in_channels, out_channels, kernel_size, bias=False)
@@ -96,7 +96,7 @@ def initial_conv_kernels(
     out_channels: int = 8,
     kernel_size: int = 5,
     *,
-    rule: Optional[STDPRule] = None,
+    rule: Optional[Rule] = None,
     initial_weight: float = 0.3,
     initial_spread: float = 0.1,
     seed: Optional[int] = 0,
@@ -115,8 +115,8 @@ def initial_conv_kernels(
     out_channels = check_count("out_channels", out_channels, minimum=1)
     kernel_size = check_count("kernel_size", kernel_size, minimum=1)
     rule = default_conv_rule() if rule is None else rule
-    if not isinstance(rule, STDPRule):
-        raise TypeError(f"rule must be an STDPRule, got {type(rule).__name__}")
+    if not isinstance(rule, Rule):
+        raise TypeError(f"rule must be an STDPRule, a TripletRule or another Rule, got {type(rule).__name__}")
     generator = make_generator(None, seed, torch.device("cpu")) if seed is not None else None
     layer = _initial_layer(in_channels, out_channels, kernel_size, rule, initial_weight, initial_spread, generator)
     return layer.weight.detach()
@@ -203,7 +203,7 @@ def train_conv_stdp(
     *,
     out_channels: int = 8,
     kernel_size: int = 5,
-    rule: Optional[STDPRule] = None,
+    rule: Optional[Rule] = None,
     encoding: str = "latency",
     steps_per_image: int = 15,
     dt: float = 1.0,
@@ -233,7 +233,7 @@ def train_conv_stdp(
         with weights ``initial_weight +- initial_spread`` (uniform).
     out_channels, kernel_size : int
         Shape of the default layer.
-    rule : STDPRule, optional
+    rule : Rule (STDPRule, TripletRule, ...), optional
         Default :func:`default_conv_rule`.
     encoding : {"latency", "poisson"}
         Spike code of the images (:func:`~stdpwidgets.sim.encoding.latency_encode` or
@@ -295,8 +295,8 @@ def train_conv_stdp(
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable taking the fraction done, got {progress!r}")
     rule = default_conv_rule() if rule is None else rule
-    if not isinstance(rule, STDPRule):
-        raise TypeError(f"rule must be an STDPRule, got {type(rule).__name__}")
+    if not isinstance(rule, Rule):
+        raise TypeError(f"rule must be an STDPRule, a TripletRule or another Rule, got {type(rule).__name__}")
     device = torch.device(device)
     generator = make_generator(None, seed, torch.device("cpu")) if seed is not None else None
     in_channels = images.shape[1]
