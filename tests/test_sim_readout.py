@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from stdpwidgets.sim import (
     conv_features,
     first_spike_winners,
-    kernel_diversity,
+    kernel_similarity,
     load_digit_images,
     noise_kernels,
     readout_accuracy,
@@ -72,18 +72,18 @@ def test_split_is_stratified_disjoint_and_seeded():
     assert not torch.equal(train_test_indices(labels, 0.25, seed=4)[1], test)
 
 
-def test_kernel_diversity_is_the_mean_pairwise_cosine():
+def test_kernel_similarity_is_the_mean_pairwise_cosine():
     kernels = noise_kernels((5, 1, 3, 3), seed=0).double()
     flat = kernels.reshape(5, -1)
     centred = flat - flat.mean(1, keepdim=True)
     cosines = [float(centred[i] @ centred[j] / (centred[i].norm() * centred[j].norm()))
                for i in range(5) for j in range(5) if i != j]
-    assert kernel_diversity(kernels) == pytest.approx(sum(cosines) / len(cosines), abs=1e-12)
+    assert kernel_similarity(kernels) == pytest.approx(sum(cosines) / len(cosines), abs=1e-12)
     raw = [float(flat[i] @ flat[j] / (flat[i].norm() * flat[j].norm())) for i in range(5) for j in range(5) if i != j]
-    assert kernel_diversity(kernels, centred=False) == pytest.approx(sum(raw) / len(raw), abs=1e-12)
+    assert kernel_similarity(kernels, centred=False) == pytest.approx(sum(raw) / len(raw), abs=1e-12)
     same = kernels[:1].repeat(4, 1, 1, 1)
-    assert kernel_diversity(same) == pytest.approx(1.0, abs=1e-12)
-    assert kernel_diversity(torch.cat([kernels[:1], 1 - kernels[:1]])) == pytest.approx(-1.0, abs=1e-12)
+    assert kernel_similarity(same) == pytest.approx(1.0, abs=1e-12)
+    assert kernel_similarity(torch.cat([kernels[:1], 1 - kernels[:1]])) == pytest.approx(-1.0, abs=1e-12)
 
 
 def test_smoothing_and_shuffling():

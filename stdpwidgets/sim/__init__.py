@@ -43,7 +43,7 @@ from .protocols import (
 )
 from .readout import (
     conv_features,
-    kernel_diversity,
+    kernel_similarity,
     load_labelled_digits,
     noise_kernels,
     readout_accuracy,
@@ -113,7 +113,7 @@ __all__ = [
     "ridge_readout",
     "readout_accuracy",
     "train_test_indices",
-    "kernel_diversity",
+    "kernel_similarity",
     "smoothed_kernels",
     "shuffled_kernels",
     "noise_kernels",

@@ -1,12 +1,13 @@
-r"""What learned conv kernels are good for: baselines, diversity and a linear read-out of class.
+r"""What learned conv kernels are good for: baselines, similarity and a linear read-out of class.
 
 A kernel that "looks like a stroke" is a weak claim unless it is compared with kernels that
 share its simple statistics. This module gives the baselines (uniform noise, spatially
 smoothed noise, and the learned kernels with their pixels shuffled, which keeps each kernel's
-histogram of weights and destroys its layout), a measure of how different the kernels of one
-set are from each other (:func:`kernel_diversity`), and a functional test: how well a linear
-read-out (ridge regression onto one-hot labels, solved in closed form) tells the digit class
-from the pooled responses of a set of kernels (:func:`conv_features`, :func:`readout_accuracy`).
+histogram of weights and destroys its layout), a measure of how alike the kernels of one
+set are (:func:`kernel_similarity`: 1 when all are alike, 0 for independent noise), and a
+functional test: how well a linear read-out (ridge regression onto one-hot labels, solved in
+closed form) tells the digit class from the pooled responses of a set of kernels
+(:func:`conv_features`, :func:`readout_accuracy`).
 Everything is deterministic given its seed; only :func:`load_labelled_digits` needs
 scikit-learn (its bundled 8x8 digits, nothing is downloaded).
 """
@@ -26,7 +27,7 @@ __all__ = [
     "ridge_readout",
     "readout_accuracy",
     "train_test_indices",
-    "kernel_diversity",
+    "kernel_similarity",
     "smoothed_kernels",
     "shuffled_kernels",
     "noise_kernels",
@@ -150,7 +151,7 @@ def readout_accuracy(features: torch.Tensor, labels: torch.Tensor, *, test_fract
     return float((predicted == labels[test]).to(torch.float64).mean())
 
 
-def kernel_diversity(kernels: torch.Tensor, centred: bool = True) -> float:
+def kernel_similarity(kernels: torch.Tensor, centred: bool = True) -> float:
     """Mean cosine similarity over all pairs of distinct kernels of one set.
 
     With ``centred`` (the default) each kernel's mean is removed first, so the number
