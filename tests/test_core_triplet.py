@@ -291,7 +291,7 @@ def test_triplet_rule_on_cuda_equals_cpu(device):
         (dict(tau_x=0.0), "tau_x must be a positive"),
         (dict(tau_y=float("nan")), "tau_y must be a positive"),
         (dict(a3_plus=-1e-3), "a3_plus must be a finite magnitude"),
-        (dict(a2_minus=-1e-3), "depression amplitudes are positive magnitudes"),
+        (dict(a2_minus=-1e-3), "a2_minus is a positive magnitude: depression subtracts it"),
         (dict(pairing="nearest-neighbour"), "unknown pairing"),
         (dict(weight_dependence="multiplicative"), "give finite w_min and w_max"),
         (dict(w_min=1.0, w_max=0.0), "must not exceed"),

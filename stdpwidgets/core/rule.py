@@ -52,6 +52,24 @@ def _check_pairing(pairing: Any) -> None:
         raise ValueError(f"unknown pairing {pairing!r}; use one of {', '.join(map(repr, PAIRINGS))}")
 
 
+def _validate_fields(rule: Any, time_constants: Tuple[str, ...], magnitudes: Tuple[str, ...]) -> None:
+    """Check and normalise a rule dataclass's fields in place (``__post_init__`` of every rule).
+
+    Every named field and ``w_min``, ``w_max``, ``mu`` become floats; the time constants must be
+    positive and finite (ms), the magnitudes finite and >= 0 (depression ones are subtracted);
+    then the pairing, the bounds and the weight dependence (stored in ``rule.dependence``).
+    """
+    for name in (*time_constants, *magnitudes, "w_min", "w_max", "mu"):
+        object.__setattr__(rule, name, _check_real(name, getattr(rule, name)))
+    for name in time_constants:
+        _check_time_constant(name, getattr(rule, name))
+    for name in magnitudes:
+        hint = f"; {name} is a positive magnitude: depression subtracts it" if name.endswith("minus") else ""
+        _check_magnitude(name, getattr(rule, name), hint)
+    _check_pairing(rule.pairing)
+    object.__setattr__(rule, "dependence", _dependence_within_bounds(rule))
+
+
 def _dependence_within_bounds(rule: Any) -> WeightDependence:
     """Validate ``w_min``, ``w_max``, ``mu`` and ``weight_dependence`` of a rule; return the dependence."""
     if math.isnan(rule.w_min) or math.isnan(rule.w_max):
@@ -234,14 +252,7 @@ class STDPRule(Rule):
     dependence: WeightDependence = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("tau_pre", "tau_post", "a_plus", "a_minus", "w_min", "w_max", "mu"):
-            object.__setattr__(self, name, _check_real(name, getattr(self, name)))
-        for name in ("tau_pre", "tau_post"):
-            _check_time_constant(name, getattr(self, name))
-        _check_magnitude("a_plus", self.a_plus)
-        _check_magnitude("a_minus", self.a_minus, "; a_minus is a positive magnitude: depression subtracts it")
-        _check_pairing(self.pairing)
-        object.__setattr__(self, "dependence", _dependence_within_bounds(self))
+        _validate_fields(self, ("tau_pre", "tau_post"), ("a_plus", "a_minus"))
 
     @property
     def traces(self) -> Tuple[TraceSpec, ...]:

@@ -16,15 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Tuple
 
 from .dependence import WeightDependence
-from .rule import (
-    Rule,
-    TraceSpec,
-    _check_magnitude,
-    _check_pairing,
-    _check_real,
-    _check_time_constant,
-    _dependence_within_bounds,
-)
+from .rule import Rule, TraceSpec, _validate_fields
 
 __all__ = ["TripletRule", "TRIPLET_PRESETS"]
 
@@ -108,17 +100,8 @@ class TripletRule(Rule):
     PRESETS = TRIPLET_PRESETS
 
     def __post_init__(self) -> None:
-        names = ("tau_plus", "tau_minus", "tau_x", "tau_y", "a2_plus", "a2_minus", "a3_plus", "a3_minus",
-                 "w_min", "w_max", "mu")
-        for name in names:
-            object.__setattr__(self, name, _check_real(name, getattr(self, name)))
-        for name in names[:4]:
-            _check_time_constant(name, getattr(self, name))
-        for name in names[4:8]:
-            hint = "; depression amplitudes are positive magnitudes" if name.endswith("minus") else ""
-            _check_magnitude(name, getattr(self, name), hint)
-        _check_pairing(self.pairing)
-        object.__setattr__(self, "dependence", _dependence_within_bounds(self))
+        _validate_fields(self, ("tau_plus", "tau_minus", "tau_x", "tau_y"),
+                         ("a2_plus", "a2_minus", "a3_plus", "a3_minus"))
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> "TripletRule":
