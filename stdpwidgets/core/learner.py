@@ -156,6 +156,10 @@ class STDPLearner:
             next(spec.name for spec in self._specs if spec.side == "pre"),
             next(spec.name for spec in self._specs if spec.side == "post"),
         )
+        # which traces the update reads after this step's spikes entered them (traces_first)
+        self._read_after_spikes = tuple(
+            (spec.name, traces_first and not spec.read_before_spikes) for spec in self._specs
+        )
         self._traces: Optional[Dict[str, torch.Tensor]] = None
         self.steps = 0
 
@@ -342,14 +346,14 @@ class STDPLearner:
         if self._traces is None:
             shapes = {"pre": pre_shape, "post": post_shape}
             return {s.name: torch.zeros(shapes[s.side], dtype=weight.dtype, device=weight.device) for s in self._specs}
-        return {name: t.to(device=weight.device, dtype=weight.dtype) for name, t in self._traces.items()}
+        first = self._traces[self._pair_names[0]]
+        if first.dtype != weight.dtype or first.device != weight.device:
+            return {name: t.to(device=weight.device, dtype=weight.dtype) for name, t in self._traces.items()}
+        return self._traces  # never changed in place: step and run build new tensors
 
     def _read(self, before: Dict[str, torch.Tensor], after: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """The traces as this step's update reads them (the within-step ordering, in one place)."""
-        return {
-            spec.name: after[spec.name] if self.traces_first and not spec.read_before_spikes else before[spec.name]
-            for spec in self._specs
-        }
+        return {name: (after if late else before)[name] for name, late in self._read_after_spikes}
 
     def step(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
         """Advance one time step of ``dt`` ms and update the weight.
@@ -380,8 +384,10 @@ class STDPLearner:
             weight = self.layer.weight
             traces = self._initial_traces(pre.shape, post.shape)
             spikes = {"pre": pre.to(weight.dtype), "post": post.to(weight.dtype)}
-            decayed = {s.name: traces[s.name] * self._factors[s.name] for s in self._specs}
-            after = {s.name: add_spikes(decayed[s.name], spikes[s.side], s.pairing) for s in self._specs}
+            decayed, after = {}, {}
+            for spec in self._specs:
+                decayed[spec.name] = traces[spec.name] * self._factors[spec.name]
+                after[spec.name] = add_spikes(decayed[spec.name], spikes[spec.side], spec.pairing)
             p_pre, p_post, d_pre, d_post = self.rule.correlation_terms(
                 spikes["pre"], spikes["post"], self._read(decayed, after)
             )
