@@ -5,8 +5,10 @@ neuron through excitatory synapses whose conductances learn by pair STDP (the co
 :class:`~stdpwidgets.core.STDPLearner` on an ``nn.Linear(n_inputs, 1)``). With the additive
 rule clipped to ``[0, g_max]`` the synapses compete: the weight histogram becomes bimodal (piled
 at 0 and at ``g_max``) and the output rate settles far below what the inputs could drive. With
-the multiplicative (soft-bound) rule it stays unimodal near the fixed point (van Rossum, Bi &
-Turrigiano 2000) and there is no such regulation.
+the multiplicative (soft-bound) rule, F+ = a+ (g_max - w) and F- = a- w, it stays unimodal near
+the fixed point (Rubin, Lee & Sompolinsky 2001; van Rossum, Bi & Turrigiano 2000 show the same for
+their mixed rule, additive potentiation and multiplicative depression) and there is no such
+regulation.
 
 What decides the outcome is the balance, per synapse, between the depression bias of the
 window (``(a_ratio - 1) a_+`` times the pre and post rates times ``tau``: uncorrelated pairs
