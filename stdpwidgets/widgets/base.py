@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from ..plots import Player, PNGRenderer
 from ..plots._figure import add_footer
-from .controls import describe_value, player_values
+from .controls import describe_value, invalid_control, player_values
 
 __all__ = ["Explorer", "ExplorerWithPlayer", "check_device", "torch_threads"]
 
@@ -49,6 +49,9 @@ def torch_threads(count: Optional[int]):
 
 def check_device(device: Union[str, torch.device]) -> torch.device:
     """``device`` as a ``torch.device``, refusing CUDA when no GPU is usable."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str or torch.device ('cpu', 'cuda' or 'cuda:N'), "
+                        f"got {type(device).__name__} {device!r}")
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError):
@@ -128,7 +131,8 @@ class Explorer(widgets.VBox):
             children=[grid, *extra, self.message, self.image],
             layout=widgets.Layout(width="100%", min_width="0", flex="1 1 0%"),
         )
-        for control in self.controls.values():
+        for name, control in self.controls.items():
+            control.stdp_label = f"{type(self).__name__}: controls[{name!r}]"  # named in value errors
             control.observe(self._on_control_change, names="value")
 
     # ------------------------------------------------------------------ parameters
@@ -144,7 +148,11 @@ class Explorer(widgets.VBox):
         if self._auto_update:
             self.refresh()
         else:
-            self._stale()
+            problem = invalid_control(self.controls, type(self).__name__)
+            if problem is not None:  # say so now, not only when train is pressed
+                self.show_error(ValueError(problem))
+            else:
+                self._stale()
 
     def _stale(self) -> None:
         """Called on a control change when ``auto_update`` is off (long simulations)."""
@@ -179,6 +187,12 @@ class Explorer(widgets.VBox):
             keeps showing the last good state.
         """
         start = time.perf_counter()
+        # Sliders clamp values set from Python but let NaN through: refuse it here, naming the
+        # control and its range, before it becomes a NaN figure or a raw error in the sim.
+        problem = invalid_control(self.controls, type(self).__name__)
+        if problem is not None:
+            self.show_error(ValueError(problem))
+            return False
         try:
             with torch_threads(self.compute_threads):
                 data = self._compute(self.parameters)

@@ -7,9 +7,12 @@ not for every pixel of a drag.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional, Sequence
+import numbers
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import ipywidgets as widgets
+import numpy as np
+import traitlets
 
 from ..core import TRIPLET_PRESETS, Rule, STDPRule, TripletRule
 
@@ -20,6 +23,10 @@ __all__ = [
     "dropdown",
     "checkbox",
     "apply_initial_values",
+    "check_control_value",
+    "ControlTypeError",
+    "ControlValueError",
+    "invalid_control",
     "rule_controls",
     "rule_from_params",
     "triplet_controls",
@@ -56,9 +63,68 @@ _LAYOUT = {"width": "auto", "min_width": "0"}
 _STYLE = {"description_width": "140px"}
 
 
+class ControlTypeError(traitlets.TraitError, TypeError):
+    """A control's value set from Python to something that is not a number (also a TraitError)."""
+
+
+class ControlValueError(traitlets.TraitError, ValueError):
+    """A whole-number control's value set from Python to NaN or infinity (also a TraitError)."""
+
+
+def _label(control) -> str:
+    """How a message names the control: ``"TraceExplorer: controls['w0']"`` once an explorer owns it."""
+    return getattr(control, "stdp_label", None) or f"the control {control.description!r}"
+
+
+def _refuse_non_numbers(control, value) -> None:
+    # traitlets' CFloat/CInt would turn "0.5" into 0.5 and True into 1.0, and say only that the
+    # 'value' trait of "a FloatSlider" expected a float: name the control, refuse text and bools.
+    if value is None or isinstance(value, (str, bytes, bool, np.bool_)) or not (
+            isinstance(value, numbers.Real) or hasattr(value, "__float__")):
+        raise ControlTypeError(f"{_label(control)}.value = {value!r} is not allowed (must be a number, got "
+                               f"{type(value).__name__}); set a value {_allowed(control)}")
+
+
+class _NumberValue(traitlets.CFloat):
+    """The ``value`` trait of the explorers' float sliders: numbers only, named errors."""
+
+    def validate(self, obj, value):
+        _refuse_non_numbers(obj, value)
+        return super().validate(obj, value)
+
+
+class _WholeValue(traitlets.CInt):
+    """The ``value`` trait of the explorers' int sliders: numbers only, finite, named errors."""
+
+    def validate(self, obj, value):
+        _refuse_non_numbers(obj, value)
+        if not math.isfinite(float(value)):
+            raise ControlValueError(f"{_label(obj)}.value = {value!r} is not allowed (is not finite); "
+                                    f"set a value {_allowed(obj)}")
+        return super().validate(obj, value)
+
+
+class FloatSlider(widgets.FloatSlider):
+    """``ipywidgets.FloatSlider`` whose value refuses non-numbers with a TypeError naming the control."""
+
+    value = _NumberValue(0.0, help="Float value").tag(sync=True)
+
+
+class FloatLogSlider(widgets.FloatLogSlider):
+    """``ipywidgets.FloatLogSlider`` whose value refuses non-numbers with a TypeError naming the control."""
+
+    value = _NumberValue(1.0, help="Float value").tag(sync=True)
+
+
+class IntSlider(widgets.IntSlider):
+    """``ipywidgets.IntSlider`` whose value refuses non-numbers (TypeError) and NaN/inf (ValueError)."""
+
+    value = _WholeValue(0, help="Int value").tag(sync=True)
+
+
 def float_slider(description: str, value: float, low: float, high: float, step: float, fmt: str = ".3g"):
     """A ``FloatSlider`` limited to ``[low, high]``."""
-    return widgets.FloatSlider(
+    return FloatSlider(
         value=value, min=low, max=high, step=step, description=description, readout_format=fmt,
         continuous_update=False, layout=dict(_LAYOUT), style=dict(_STYLE),
     )
@@ -66,7 +132,7 @@ def float_slider(description: str, value: float, low: float, high: float, step: 
 
 def log_slider(description: str, value: float, low: float, high: float):
     """A ``FloatLogSlider`` between ``low`` and ``high`` (both > 0), 20 steps per decade."""
-    return widgets.FloatLogSlider(
+    return FloatLogSlider(
         value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.05,
         description=description, readout_format=".3g", continuous_update=False,
         layout=dict(_LAYOUT), style=dict(_STYLE),
@@ -75,7 +141,7 @@ def log_slider(description: str, value: float, low: float, high: float):
 
 def int_slider(description: str, value: int, low: int, high: int, step: int = 1):
     """An ``IntSlider`` limited to ``[low, high]``."""
-    return widgets.IntSlider(
+    return IntSlider(
         value=value, min=low, max=high, step=step, description=description, continuous_update=False,
         layout=dict(_LAYOUT), style=dict(_STYLE),
     )
@@ -107,40 +173,106 @@ def _allowed(control) -> str:
     return f"between {control.min:g} and {control.max:g}"
 
 
-def _fits(control, value) -> bool:
+def _is_number(value) -> bool:
+    """A real number (Python or numpy scalar), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _problem(control, value) -> Optional[Tuple[type, str]]:
+    """Why ``control`` cannot hold ``value``: (TypeError or ValueError, what is wrong), or None if it can."""
     if isinstance(control, widgets.Checkbox):
-        return isinstance(value, bool)
+        return None if isinstance(value, (bool, np.bool_)) else (TypeError, f"must be True or False, got {type(value).__name__}")
     if isinstance(control, (widgets.Dropdown, widgets.ToggleButtons)):
-        return value in _options(control)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return False
+        try:
+            found = value in _options(control)
+        except Exception:  # an object whose == raises (e.g. an array): not one of the options
+            found = False
+        return None if found else (ValueError, "is not one of the options")
+    if not _is_number(value):
+        return TypeError, f"must be a number, got {type(value).__name__}"
+    if not math.isfinite(value):
+        return ValueError, "is not finite"
     if isinstance(control, widgets.IntSlider) and int(value) != value:
-        return False
+        return ValueError, "is not a whole number"
     if isinstance(control, widgets.FloatLogSlider):
         low, high = control.base ** control.min, control.base ** control.max
-        return low * (1 - 1e-9) <= value <= high * (1 + 1e-9)
-    return control.min <= value <= control.max
+        inside = low * (1 - 1e-9) <= value <= high * (1 + 1e-9)
+    else:
+        inside = control.min <= value <= control.max
+    return None if inside else (ValueError, "is out of range")
 
 
-def apply_initial_values(controls: Dict[str, Any], values: Dict[str, Any], owner: str) -> None:
-    """Set controls from constructor keywords, refusing unknown names and out-of-range values.
+def _fits(control, value) -> bool:
+    return _problem(control, value) is None
+
+
+def _as_control_value(control, value):
+    """``value`` (already checked) in the type the control holds: numpy scalars become Python ones."""
+    if isinstance(control, widgets.IntSlider):
+        return int(value)
+    if isinstance(control, widgets.Checkbox):
+        return bool(value)
+    if isinstance(control, (widgets.Dropdown, widgets.ToggleButtons)):
+        return value
+    return float(value)
+
+
+def check_control_value(control, value, name: str, owner: str):
+    """``value`` as ``control`` holds it, or a TypeError/ValueError naming ``name`` and the allowed values.
 
     Raises
     ------
     TypeError
-        For a keyword that names no control.
+        For a value of the wrong kind (a string or None for a slider, a number for a checkbox).
     ValueError
-        For a value the control cannot hold (the message gives the allowed range).
+        For NaN, infinity, a value outside the control's range, a fraction for a whole-number
+        control, or a value that is not one of a dropdown's options.
     """
+    problem = _problem(control, value)
+    if problem is not None:
+        kind, why = problem
+        raise kind(f"{owner}: {name} = {value!r} is not allowed ({why}); use a value {_allowed(control)}")
+    return _as_control_value(control, value)
+
+
+def invalid_control(controls: Dict[str, Any], owner: str) -> Optional[str]:
+    """The message for the first control whose current value cannot work (NaN set from code), or None.
+
+    Sliders clamp values set from Python to their range but let NaN through (every comparison
+    with NaN is false), so an explorer checks its controls before computing and shows this
+    message instead of a NaN figure or a raw error from deep inside the simulation.
+    """
+    for name, control in controls.items():
+        problem = _problem(control, control.value)
+        if problem is not None:
+            return (f"{owner}: controls[{name!r}].value = {control.value!r} is not allowed ({problem[1]}); "
+                    f"set a value {_allowed(control)}")
+    return None
+
+
+def apply_initial_values(controls: Dict[str, Any], values: Dict[str, Any], owner: str) -> None:
+    """Set controls from constructor keywords, refusing unknown names and values a control cannot hold.
+
+    Every value is checked before any control is set. Numpy scalars are accepted and stored as
+    Python numbers.
+
+    Raises
+    ------
+    TypeError
+        For a keyword that names no control, or a value of the wrong kind (a string for a slider).
+    ValueError
+        For a value the control cannot hold: NaN, infinite, out of range, not an option (the
+        message names the keyword and gives the allowed range).
+    """
+    checked = {}
     for name, value in values.items():
         if name not in controls:
             raise TypeError(
                 f"{owner} got an unexpected keyword {name!r}; its parameters are: {', '.join(controls)}"
             )
-        control = controls[name]
-        if not _fits(control, value):
-            raise ValueError(f"{owner}: {name} = {value!r} is not allowed; use a value {_allowed(control)}")
-        control.value = int(value) if isinstance(control, widgets.IntSlider) else value
+        checked[name] = check_control_value(controls[name], value, name, owner)
+    for name, value in checked.items():
+        controls[name].value = value
 
 
 def rule_controls(
@@ -260,8 +392,9 @@ def player_values(control, frames: Optional[int] = None, *, values: Optional[Seq
         if not values:
             raise ValueError(f"{owner}: values is empty; give at least one value")
         for value in values:
-            if not _fits(control, value):
-                raise ValueError(f"{owner} = {value!r} is not allowed; use values {_allowed(control)}")
+            problem = _problem(control, value)
+            if problem is not None:
+                raise problem[0](f"{owner} = {value!r} is not allowed ({problem[1]}); use values {_allowed(control)}")
         return [int(v) if isinstance(control, widgets.IntSlider) else v for v in values]
     if isinstance(control, (widgets.Dropdown, widgets.ToggleButtons)):
         return _options(control)

@@ -76,6 +76,8 @@ class ConvExplorer(Explorer):
     n_snapshots: int = 40
 
     def __init__(self, *, device: Union[str, torch.device] = "cpu", train: bool = False, **initial: Any) -> None:
+        if not isinstance(train, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}: train must be True or False, got {type(train).__name__} {train!r}")
         controls = {
             "images": dropdown("images", "digits", (("sklearn 8x8 digits", "digits"), ("bars", "bars"))),
             "n_images": int_slider("images per epoch", 500, 10, 1000, 10),

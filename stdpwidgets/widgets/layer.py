@@ -53,6 +53,8 @@ class LayerExplorer(Explorer):
     n_snapshots: int = 40
 
     def __init__(self, *, device: Union[str, torch.device] = "cpu", train: bool = True, **initial: Any) -> None:
+        if not isinstance(train, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}: train must be True or False, got {type(train).__name__} {train!r}")
         controls = {
             "n_inputs": int_slider("inputs", 20, 10, 1000, 10),
             "n_outputs": int_slider("outputs", 50, 1, 100),

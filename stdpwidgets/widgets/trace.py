@@ -5,6 +5,7 @@ The five-panel figure of Morrison, Diesmann & Gerstner (2008), Fig. 3 style.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Optional, Union
 
 import ipywidgets as widgets
@@ -102,14 +103,27 @@ class TraceExplorer(Explorer):
         controls["two_phases"].observe(lambda change: self._update_phase_controls(), names="value")
         self.refresh()
 
+    _time_error = False
+
     def _update_phase_controls(self) -> None:
         enabled = bool(self.controls["two_phases"].value)
         for name in ("rate_pre_2", "rate_post_2"):
             self.controls[name].disabled = not enabled
 
     def _on_time_shown(self) -> None:
-        if self.data and not self._suspended:
-            self.redraw()
+        if not self.data or self._suspended:
+            return
+        shown = self.time_shown.value
+        if not math.isfinite(shown):  # the slider clamps values set from Python but lets NaN through
+            self.show_error(ValueError(
+                f"{type(self).__name__}: time_shown.value = {shown!r} is not allowed (is not finite); "
+                f"set a time between 0 and {self.time_shown.max:g} ms"))
+            self._time_error = True
+            return
+        self.redraw()
+        if self._time_error:  # a good time after a bad one: the message about it is stale
+            self._time_error = False
+            self.show_message("")
 
     def _time_axis(self):
         return self.time_shown, lambda t: f"t = {t:.0f} ms of {self.time_shown.max:.0f}"
@@ -151,6 +165,7 @@ class TraceExplorer(Explorer):
 
     def _fit_time_slider(self, duration_ms: float) -> None:
         """A new run is shown whole: the time slider spans it and stands at its end."""
+        self._time_error = False
         if self.time_shown.max != duration_ms or self.time_shown.value != duration_ms:
             self._suspended = True
             try:
