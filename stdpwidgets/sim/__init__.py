@@ -2,8 +2,14 @@
 
 Depends on PyTorch (scikit-learn only inside :func:`load_digit_images`); nothing here imports
 matplotlib or ipywidgets. Time in ms, rates in Hz.
+
+Every sim checks its arguments before it allocates anything (``TypeError`` for the wrong kind,
+``ValueError`` for a value out of range, the message naming the argument) and refuses sizes far
+beyond a laptop: more than 4 GiB up front, 1e8 time steps, or 1e11 steps x synapses. The
+message names the argument to change; :func:`size_limits` raises the limits for a block of code.
 """
 
+from ._budget import size_limits
 from .conv_training import (
     ConvTrainingResult,
     default_conv_rule,
@@ -58,6 +64,7 @@ from .synapse import simulate_synapse
 from .spikes import fixed_count_spikes, poisson_spikes, times_to_train, train_to_raster, train_to_times
 
 __all__ = [
+    "size_limits",
     "simulate_synapse",
     "poisson_spikes",
     "fixed_count_spikes",

@@ -1,24 +1,65 @@
-"""Small argument checks shared by the sim modules (private)."""
+"""Small argument checks shared by the sim modules (private).
+
+Every check raises ``TypeError`` for a value of the wrong kind and ``ValueError`` for a value
+out of range, with a message that names the argument, shows what was received and says what
+would work. Python, NumPy and one-element torch scalars are accepted wherever a number is.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+import numbers
+from typing import Any, Optional, Sequence
 
 import torch
 
-__all__ = ["check_real", "check_positive", "check_count", "make_generator", "check_bool"]
+__all__ = [
+    "check_real",
+    "check_finite",
+    "check_positive",
+    "check_count",
+    "make_generator",
+    "check_bool",
+    "check_dtype",
+    "check_device",
+    "check_tensor",
+    "as_float_vector",
+    "check_choice",
+]
+
+
+def _scalar(value: Any) -> Any:
+    """A one-element tensor or a 0-d NumPy array as a Python number; anything else unchanged."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def check_real(name: str, value: Any) -> float:
     """Return ``value`` as a float; ``TypeError`` for non-numbers (bools included), ``ValueError`` for NaN."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    value = _scalar(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number (int or float), got {_describe(value)}")
     value = float(value)
     if math.isnan(value):
         raise ValueError(f"{name} must not be NaN")
+    return value
+
+
+def check_finite(name: str, value: Any, unit: str = "") -> float:
+    """A finite real number (any sign)."""
+    value = check_real(name, value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite{' (' + unit + ')' if unit else ''}, got {value}")
     return value
 
 
@@ -33,20 +74,82 @@ def check_positive(name: str, value: Any, unit: str = "", allow_zero: bool = Fal
 
 
 def check_count(name: str, value: Any, minimum: int = 0) -> int:
-    """An integer >= ``minimum`` (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    """An integer >= ``minimum`` (bools refused; NumPy and 0-d tensor integers accepted)."""
+    value = _scalar(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, float) and value.is_integer():
             raise TypeError(f"{name} must be an int, got the float {value!r}; pass int({value!r})")
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be an int, got {_describe(value)}")
+    value = int(value)
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
 def check_bool(name: str, value: Any) -> bool:
+    value = _scalar(value)
+    if type(value).__name__ == "bool_":  # numpy.bool_
+        value = bool(value)
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise TypeError(f"{name} must be True or False, got {_describe(value)}")
     return value
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    """One of the strings ``choices``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {tuple(choices)} (a str), got {_describe(value)}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def check_dtype(name: str, dtype: Any, allow_bool: bool = True) -> torch.dtype:
+    """``torch.bool`` (if allowed) or a floating torch dtype."""
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"{name} must be a torch.dtype such as torch.float32, got {_describe(dtype)}")
+    if not (dtype.is_floating_point or (allow_bool and dtype == torch.bool)):
+        kinds = "torch.bool or a floating dtype" if allow_bool else "a floating dtype"
+        raise TypeError(f"{name} must be {kinds}, got {dtype}")
+    return dtype
+
+
+def check_device(device: Any, name: str = "device") -> torch.device:
+    """A ``torch.device`` from a string or device (``TypeError``/``ValueError`` naming the argument)."""
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"{name} must be a str or torch.device such as 'cpu' or 'cuda', got {_describe(device)}")
+    try:
+        return torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"{name} = {device!r} is not a device torch knows; use e.g. 'cpu' or 'cuda:0'") from None
+
+
+def check_tensor(name: str, value: Any, shape: str = "") -> torch.Tensor:
+    """A torch tensor (``TypeError`` otherwise); ``shape`` describes the expected layout for the message."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor{' ' + shape if shape else ''}, got {_describe(value)}")
+    return value
+
+
+def as_float_vector(name: str, values: Any, finite: bool = True) -> torch.Tensor:
+    """A number or a sequence/tensor of numbers as a flat float64 tensor (at least one value)."""
+    if isinstance(values, torch.Tensor):
+        if values.dtype == torch.bool or values.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got a {values.dtype} tensor")
+        out = values.detach().to("cpu", torch.float64).reshape(-1)
+    else:
+        if isinstance(values, (str, bytes)):
+            raise TypeError(f"{name} must be a number or a sequence of numbers, got {_describe(values)}")
+        items = [_scalar(values)] if not hasattr(values, "__iter__") else [_scalar(v) for v in values]
+        for v in items:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise TypeError(f"{name} must be a number or a sequence of numbers, got an entry {_describe(v)}")
+        out = torch.tensor([float(v) for v in items], dtype=torch.float64)
+    if out.numel() == 0:
+        raise ValueError(f"{name} needs at least one value")
+    if finite and not bool(torch.isfinite(out).all()):
+        raise ValueError(f"every value of {name} must be finite (no NaN or inf), got {out.tolist()[:8]}")
+    return out
 
 
 def make_generator(
@@ -65,7 +168,11 @@ def make_generator(
             )
         return generator
     if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
+        seed = _scalar(seed)
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+        seed = int(seed)
+        if not -(2**63) <= seed < 2**64:
+            raise ValueError(f"seed must fit in 64 bits (0 <= seed < 2**64), got {seed}")
         return torch.Generator(device=device).manual_seed(seed)
     return None

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import Rule, STDPLearner, STDPRule
-from ._checks import check_count, check_positive, make_generator
+from ._budget import check_bytes, check_steps, check_work
+from ._checks import check_bool, check_count, check_device, check_finite, check_positive, check_tensor, make_generator
 from .encoding import ENCODINGS, latency_encode, poisson_encode
 
 __all__ = [
@@ -117,6 +118,10 @@ def initial_conv_kernels(
     rule = default_conv_rule() if rule is None else rule
     if not isinstance(rule, Rule):
         raise TypeError(f"rule must be an STDPRule, a TripletRule or another Rule, got {type(rule).__name__}")
+    initial_weight = check_finite("initial_weight", initial_weight)
+    initial_spread = check_positive("initial_spread", initial_spread, allow_zero=True)
+    check_bytes(f"initial_conv_kernels of shape ({out_channels}, {in_channels}, {kernel_size}, {kernel_size})",
+                out_channels * in_channels * kernel_size * kernel_size * 12.0, "use fewer or smaller kernels")
     generator = make_generator(None, seed, torch.device("cpu")) if seed is not None else None
     layer = _initial_layer(in_channels, out_channels, kernel_size, rule, initial_weight, initial_spread, generator)
     return layer.weight.detach()
@@ -146,6 +151,15 @@ def winner_take_all_spikes(
         channels fire at the same position (the higher potential wins; the other is inhibited
         for the rest of the presentation).
     """
+    if not isinstance(layer, nn.Conv2d):
+        raise TypeError(f"layer must be an nn.Conv2d, got {type(layer).__name__}")
+    pre = check_tensor("pre", pre, "(T, batch, C_in, H, W)")
+    if pre.dim() != 5:
+        raise ValueError(f"pre must be shaped (T, batch, C_in, H, W), got {tuple(pre.shape)}")
+    thresholds = check_tensor("thresholds", thresholds, "(C_out,)")
+    if thresholds.numel() not in (1, layer.out_channels):
+        raise ValueError(f"thresholds must hold one value or one per output channel ({layer.out_channels}), "
+                         f"got shape {tuple(thresholds.shape)}")
     steps, batch = pre.shape[:2]
     with torch.no_grad():
         drive = F.conv2d(pre.reshape(steps * batch, *pre.shape[2:]), layer.weight, None,
@@ -158,7 +172,7 @@ def winner_take_all_spikes(
         done = torch.zeros(batch, channels, dtype=torch.bool, device=pre.device)
         inhibited = torch.zeros(batch, positions, dtype=torch.bool, device=pre.device)
         minus_inf = torch.tensor(-float("inf"), dtype=potential.dtype, device=pre.device)
-        level = thresholds.to(potential.dtype).reshape(1, channels, 1)
+        level = thresholds.to(potential.dtype).reshape(-1).expand(channels).reshape(1, channels, 1)
         for t in range(steps):
             v = potential[t]
             allowed = (v >= level) & ~done.unsqueeze(2) & ~inhibited.unsqueeze(1)
@@ -184,9 +198,17 @@ def kernel_structure(kernels: torch.Tensor, images: torch.Tensor) -> torch.Tenso
     size and returns the best match per kernel, in [-1, 1]. Random kernels score lower than
     kernels that learned a feature of the images.
     """
+    kernels = check_tensor("kernels", kernels, "(C_out, 1, kH, kW)")
+    images = check_tensor("images", images, "(n, H, W)")
     if kernels.dim() != 4 or images.dim() != 3:
-        raise ValueError("kernels must be (C_out, 1, kH, kW) and images (n, H, W)")
+        raise ValueError("kernels must be (C_out, 1, kH, kW) and images (n, H, W), got "
+                         f"{tuple(kernels.shape)} and {tuple(images.shape)}")
     k_h, k_w = kernels.shape[2:]
+    if k_h > images.shape[1] or k_w > images.shape[2]:
+        raise ValueError(f"kernels of {k_h}x{k_w} are larger than the images ({images.shape[1]}x{images.shape[2]})")
+    patches_count = images.shape[0] * (images.shape[1] - k_h + 1) * (images.shape[2] - k_w + 1)
+    check_bytes(f"kernel_structure over {patches_count} patches", patches_count * (k_h * k_w * 8.0 * 3 + kernels.shape[0] * 8.0),
+                "pass fewer images (a few hundred are plenty)")
     patches = F.unfold(images.unsqueeze(1).to(kernels.dtype), (k_h, k_w))  # (n, kH*kW, L)
     patches = patches.transpose(1, 2).reshape(-1, k_h * k_w)
     patches = patches - patches.mean(dim=1, keepdim=True)
@@ -195,6 +217,20 @@ def kernel_structure(kernels: torch.Tensor, images: torch.Tensor) -> torch.Tenso
     flat = flat - flat.mean(dim=1, keepdim=True)
     cosine = (flat @ patches.t()) / (flat.norm(dim=1, keepdim=True) * patches.norm(dim=1) + 1e-12)
     return cosine.max(dim=1).values
+
+
+def _conv_output_size(layer: nn.Conv2d, size) -> tuple:
+    """Output height and width of ``layer`` on images of ``size`` (H, W)."""
+    if isinstance(layer.padding, str):
+        if layer.padding == "same":
+            return tuple(size)
+        padding = (0, 0)
+    else:
+        padding = layer.padding
+    return tuple(
+        (size[i] + 2 * padding[i] - layer.dilation[i] * (layer.kernel_size[i] - 1) - 1) // layer.stride[i] + 1
+        for i in range(2)
+    )
 
 
 def train_conv_stdp(
@@ -276,15 +312,22 @@ def train_conv_stdp(
         images = images.unsqueeze(1)
     if images.dim() != 4 or images.shape[0] == 0:
         raise ValueError(f"images must be shaped (n, H, W) or (n, C, H, W) with n >= 1, got {tuple(images.shape)}")
-    if not images.is_floating_point() or bool((images < 0).any()) or bool((images > 1).any()):
+    if (not images.is_floating_point() or not bool(torch.isfinite(images).all()) or bool((images < 0).any())
+            or bool((images > 1).any())):
         raise ValueError("images must be floating point intensities in [0, 1]")
-    if encoding not in ENCODINGS:
+    if not isinstance(encoding, str) or encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
     steps_per_image = check_count("steps_per_image", steps_per_image, minimum=1)
     batch_size = check_count("batch_size", batch_size, minimum=1)
     epochs = check_count("epochs", epochs, minimum=1)
     n_snapshots = check_count("n_snapshots", n_snapshots, minimum=1)
     dt = check_positive("dt", dt, "ms")
+    max_rate_hz = check_finite("max_rate_hz", max_rate_hz, "Hz")
+    if encoding == "poisson":
+        max_rate_hz = check_positive("max_rate_hz", max_rate_hz, "Hz")
+        if max_rate_hz * dt / 1000.0 > 1:
+            raise ValueError(f"max_rate_hz = {max_rate_hz} Hz at dt = {dt} ms is more than one spike per step; "
+                             f"use dt <= {1000.0 / max_rate_hz:.4g} ms or a lower max_rate_hz")
     threshold = check_positive("threshold", threshold)
     if threshold > 1:
         raise ValueError(f"threshold is a fraction of the kernel's summed weight; give one in (0, 1], got {threshold}")
@@ -292,33 +335,64 @@ def train_conv_stdp(
     threshold_decay = check_positive("threshold_decay", threshold_decay, allow_zero=True)
     if threshold_decay > 1:
         raise ValueError(f"threshold_decay must lie in [0, 1], got {threshold_decay}")
+    initial_weight = check_finite("initial_weight", initial_weight)
+    initial_spread = check_positive("initial_spread", initial_spread, allow_zero=True)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable taking the fraction done, got {progress!r}")
     rule = default_conv_rule() if rule is None else rule
     if not isinstance(rule, Rule):
         raise TypeError(f"rule must be an STDPRule, a TripletRule or another Rule, got {type(rule).__name__}")
-    device = torch.device(device)
-    generator = make_generator(None, seed, torch.device("cpu")) if seed is not None else None
+    device = check_device(device)
     in_channels = images.shape[1]
+    image_size = tuple(images.shape[2:])
     if layer is None:
         out_channels = check_count("out_channels", out_channels, minimum=1)
         kernel_size = check_count("kernel_size", kernel_size, minimum=1)
         if kernel_size > min(images.shape[2:]):
             raise ValueError(f"kernel_size {kernel_size} exceeds the image size {tuple(images.shape[2:])}")
-        layer = _initial_layer(in_channels, out_channels, kernel_size, rule, initial_weight, initial_spread,
-                               generator).to(device)
+        n_channels_out, weights_per_kernel = out_channels, in_channels * kernel_size * kernel_size
+        out_size = (image_size[0] - kernel_size + 1) * (image_size[1] - kernel_size + 1)
     elif not isinstance(layer, nn.Conv2d):
         raise TypeError(f"layer must be an nn.Conv2d, got {type(layer).__name__}")
     elif layer.in_channels != in_channels:
         raise ValueError(f"layer has {layer.in_channels} input channels but the images have {in_channels}")
+    else:
+        out_hw = _conv_output_size(layer, image_size)
+        if min(out_hw) < 1:
+            raise ValueError(
+                f"layer's kernel {tuple(layer.kernel_size)} (dilation {tuple(layer.dilation)}, padding "
+                f"{layer.padding}) does not fit the images of {image_size[0]}x{image_size[1]}; use a kernel no larger "
+                f"than the images (e.g. nn.Conv2d({in_channels}, {layer.out_channels}, {min(image_size)})) or pad them"
+            )
+        n_channels_out, weights_per_kernel = layer.out_channels, layer.weight[0].numel()
+        out_size = out_hw[0] * out_hw[1]
+    n = images.shape[0]
+    presentations = n * epochs
+    fix = (f"use fewer epochs (now {epochs}), fewer images (now {n}) or a shorter steps_per_image "
+           f"(now {steps_per_image}); the book trains 400 images for 1 epoch of 15 steps")
+    check_steps(f"train_conv_stdp over {n} images x {epochs} epochs x {steps_per_image} steps_per_image",
+                float(presentations) * steps_per_image, fix)
+    check_work(f"train_conv_stdp with {n_channels_out} kernels of {weights_per_kernel} weights at {out_size} positions",
+               float(presentations) * steps_per_image * n_channels_out * weights_per_kernel * out_size,
+               fix + ", or fewer/smaller kernels")
+    n_batches = (presentations + batch_size - 1) // batch_size
+    n_kept = min(n_snapshots, n_batches)  # more snapshots than batches: one after every batch (the same)
+    per_batch = min(batch_size, presentations) * steps_per_image * (
+        images[0].numel() * 16.0 + n_channels_out * out_size * 4 * 8.0)
+    check_bytes(f"train_conv_stdp with batch_size = {batch_size}, {steps_per_image} steps_per_image, "
+                f"{epochs} epochs and {n_kept} snapshots",
+                per_batch + presentations * 16.0 + (n_kept + 2) * n_channels_out * weights_per_kernel * 8.0,
+                "use a smaller batch_size, fewer epochs, fewer n_snapshots or fewer/smaller kernels")
+    generator = make_generator(None, seed, torch.device("cpu")) if seed is not None else None
+    if layer is None:
+        layer = _initial_layer(in_channels, out_channels, kernel_size, rule, initial_weight, initial_spread,
+                               generator).to(device)
     learner = STDPLearner(layer, rule, dt=dt)
     spike_generator = make_generator(None, None if seed is None else seed + 1, device) if seed is not None else None
 
-    n = images.shape[0]
     orders = [torch.randperm(n, generator=generator) for _ in range(epochs)]
     order = torch.cat(orders)
-    n_batches = (order.numel() + batch_size - 1) // batch_size
-    snapshot_after = set(torch.linspace(0, n_batches, n_snapshots + 1).round().to(torch.long).tolist()[1:])
+    snapshot_after = set(torch.linspace(0, n_batches, n_kept + 1).round().to(torch.long).tolist()[1:])
     kernels = [layer.weight.detach().clone().cpu()]
     images_seen = [0]
     wins = torch.zeros(layer.out_channels, dtype=torch.long, device=device)
@@ -371,11 +445,22 @@ def first_spike_winners(
     -1 where no channel fires. Counting winners shows how the images are shared out among the
     kernels, which the per-channel spike count cannot (every channel may fire on every image).
     """
+    kernels = check_tensor("kernels", kernels, "(C_out, C_in, kH, kW)")
+    images = check_tensor("images", images, "(n, H, W) or (n, C_in, H, W)")
     if kernels.dim() != 4:
-        raise ValueError("kernels must be (C_out, C_in, kH, kW)")
+        raise ValueError(f"kernels must be (C_out, C_in, kH, kW), got {tuple(kernels.shape)}")
     if images.dim() == 3:
         images = images.unsqueeze(1)
+    if images.dim() != 4 or images.shape[1] != kernels.shape[1]:
+        raise ValueError(f"images must be (n, H, W) or (n, {kernels.shape[1]}, H, W) for these kernels, "
+                         f"got {tuple(images.shape)}")
+    if kernels.shape[2] > images.shape[2] or kernels.shape[3] > images.shape[3]:
+        raise ValueError(f"kernels of {tuple(kernels.shape[2:])} are larger than the images {tuple(images.shape[2:])}")
     steps_per_image = check_count("steps_per_image", steps_per_image, minimum=1)
+    check_bytes(f"first_spike_winners over {images.shape[0]} images x {steps_per_image} steps_per_image",
+                float(steps_per_image) * images.numel() * 16 + float(steps_per_image) * images.shape[0]
+                * kernels.shape[0] * (images.shape[2] - kernels.shape[2] + 1) * (images.shape[3] - kernels.shape[3] + 1) * 32,
+                "pass fewer images or a shorter steps_per_image")
     layer = nn.Conv2d(kernels.shape[1], kernels.shape[0], tuple(kernels.shape[2:]), bias=False)
     with torch.no_grad():
         layer.weight.copy_(kernels)

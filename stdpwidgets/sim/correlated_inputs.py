@@ -16,13 +16,16 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from ._checks import check_count, check_positive, make_generator
+from ._budget import check_bytes
+from ._checks import check_count, check_device, check_dtype, check_positive, make_generator
 
 __all__ = ["correlated_poisson_groups", "group_labels"]
 
 
 def _check_groups(group_sizes: Sequence[int]) -> list:
-    sizes = [check_count("group size", int(n) if not isinstance(n, bool) else n, minimum=1) for n in group_sizes]
+    if isinstance(group_sizes, (str, bytes)) or not hasattr(group_sizes, "__iter__"):
+        raise TypeError(f"group_sizes must be a sequence of ints (inputs per group) such as [50, 50], got {group_sizes!r}")
+    sizes = [check_count(f"group_sizes[{i}]", n, minimum=1) for i, n in enumerate(group_sizes)]
     if not sizes:
         raise ValueError("group_sizes must name at least one group")
     return sizes
@@ -81,7 +84,12 @@ def correlated_poisson_groups(
     correlation = check_positive("correlation", correlation, allow_zero=True)
     if correlation > 1:
         raise ValueError(f"correlation must lie in [0, 1], got {correlation}")
-    device = torch.device(device)
+    dtype = check_dtype("dtype", dtype)
+    device = check_device(device)
+    n_all = sum(sizes)
+    check_bytes(f"correlated_poisson_groups with steps = {steps}, batch = {batch} and {n_all} inputs",
+                float(steps) * batch * (n_all * (4 + 1 + 1 + 1 + dtype.itemsize) + len(sizes) * 5.0),
+                "use fewer steps (simulate in blocks), a smaller batch or fewer inputs")
     gen = make_generator(generator, seed, device)
     p = rate_hz * dt / 1000.0
     if p > 1:

@@ -11,7 +11,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from ._checks import check_count, check_positive, make_generator
+from ._budget import check_bytes
+from ._checks import check_bool, check_count, check_positive, make_generator
 
 __all__ = ["load_digit_images", "generated_patterns"]
 
@@ -44,11 +45,14 @@ def load_digit_images(
         float32 images shaped ``(n, 8, 8)``, 0 = background, 1 = full ink.
     """
     if digits is not None:
-        digits = [int(d) for d in digits]
+        if isinstance(digits, (str, bytes)) or not hasattr(digits, "__iter__"):
+            raise TypeError(f"digits must be a sequence of classes 0..9 such as (0, 1), got {digits!r}")
+        digits = [check_count(f"digits[{i}]", d) for i, d in enumerate(digits)]
         if not digits or any(not 0 <= d <= 9 for d in digits):
             raise ValueError(f"digits must be a non-empty selection of 0..9, got {digits}")
     if n_images is not None:
         n_images = check_count("n_images", n_images, minimum=1)
+    fallback = check_bool("fallback", fallback)
     try:
         from sklearn.datasets import load_digits  # bundled with scikit-learn; no download
     except ImportError:
@@ -111,6 +115,9 @@ def generated_patterns(
     n_orientations = check_count("n_orientations", n_orientations, minimum=1)
     bar_width = check_positive("bar_width", bar_width, "pixels")
     noise = check_positive("noise", noise, allow_zero=True)
+    # a handful of (n_images, size, size) float32 temporaries (distances, the image, noise)
+    check_bytes(f"generated_patterns with n_images = {n_images} and size = {size}", float(n_images) * size * size * 4 * 6,
+                "use fewer n_images or a smaller size (8 to 64 pixels)")
     gen = make_generator(generator, seed, torch.device("cpu"))
     orientation = torch.randint(n_orientations, (n_images,), generator=gen)
     angle = orientation.to(torch.float32) * (math.pi / n_orientations)

@@ -6,7 +6,8 @@ from typing import Optional
 
 import torch
 
-from ._checks import check_count, check_positive
+from ._budget import check_bytes
+from ._checks import check_count, check_positive, check_real
 from .spikes import poisson_spikes
 
 __all__ = ["poisson_encode", "latency_encode", "ENCODINGS"]
@@ -42,6 +43,7 @@ def poisson_encode(
     """
     images = _check_intensities(images)
     max_rate_hz = check_positive("max_rate_hz", max_rate_hz, "Hz")
+    steps = check_count("steps", steps)
     return poisson_spikes(
         images * max_rate_hz, steps, dt, tuple(images.shape), generator=generator, seed=seed,
         device=images.device, dtype=images.dtype,
@@ -64,9 +66,13 @@ def latency_encode(images: torch.Tensor, steps: int, threshold: float = 0.0) -> 
     """
     images = _check_intensities(images)
     steps = check_count("steps", steps, minimum=1)
-    threshold = float(threshold)
+    threshold = check_real("threshold", threshold)
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must lie in [0, 1), got {threshold}")
+    numel = steps * images.numel()
+    check_bytes(f"latency_encode with steps = {steps} for images of shape {tuple(images.shape)}",
+                numel * (2 + images.element_size()) + images.numel() * 8,
+                "use fewer steps or fewer/smaller images")
     fires = images >= threshold
     latency = torch.round((1.0 - images) / (1.0 - threshold) * (steps - 1)).clamp(0, steps - 1).to(torch.long)
     time = torch.arange(steps, device=images.device).reshape(steps, *([1] * images.dim()))

@@ -38,8 +38,35 @@ import torch
 from torch import nn
 
 from ..core import STDPLearner, STDPRule, trace_sequence
-from ._checks import check_count, check_positive, make_generator
-from .correlated_inputs import correlated_poisson_groups, group_labels
+from ._budget import check_bytes, check_steps, check_work
+from ._checks import check_count, check_finite, check_positive, check_tensor, make_generator
+
+
+def _check_rule(rule) -> STDPRule:
+    if not isinstance(rule, STDPRule):
+        raise TypeError(f"rule must be an STDPRule (the drift formulas are for the pair rule), got {type(rule).__name__}")
+    return rule
+
+
+def _weights(name: str, weights) -> torch.Tensor:
+    """Weights as a flat float64 tensor: finite, at least one."""
+    try:
+        w = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a tensor or sequence of numbers, got {type(weights).__name__}") from None
+    if w.numel() == 0:
+        raise ValueError(f"{name} needs at least one weight")
+    if not bool(torch.isfinite(w).all()):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return w
+
+
+def _correlation(correlation) -> float:
+    correlation = check_positive("correlation", correlation, allow_zero=True)
+    if correlation > 1:
+        raise ValueError(f"correlation must lie in [0, 1], got {correlation}")
+    return correlation
+from .correlated_inputs import _check_groups, correlated_poisson_groups, group_labels
 
 __all__ = [
     "window_integral",
@@ -60,6 +87,7 @@ __all__ = [
 
 def _areas(rule: STDPRule, dt: Optional[float]):
     """Per unit amplitude: the potentiation and depression areas of the window, ms."""
+    _check_rule(rule)
     if dt is None:
         return rule.tau_pre, rule.tau_post
     dt = check_positive("dt", dt, "ms")
@@ -76,10 +104,12 @@ def _overlap(rule: STDPRule, tau_epsilon: float, dt: Optional[float]) -> float:
 
 
 def _factors(rule: STDPRule, w: Optional[Union[float, torch.Tensor]]):
+    _check_rule(rule)
     if w is None:
         if not rule.weight_independent:
             raise ValueError(f"the {rule.dependence.name!r} rule depends on the weight; pass w")
         w = 0.0
+    w = check_finite("w", w) if not isinstance(w, torch.Tensor) or w.numel() == 1 else w
     f_plus, f_minus = rule.amplitudes(torch.as_tensor(w, dtype=torch.float64))
     return f_plus, f_minus
 
@@ -109,7 +139,9 @@ def window_epsilon_integral(rule: STDPRule, tau_epsilon: float, w: Optional[floa
 
 def linear_poisson_rate(weights: torch.Tensor, rate_hz: float, rate0_hz: float = 0.0) -> float:
     r"""Mean output rate :math:`\nu_0 + \nu \sum_j w_j` of the linear Poisson neuron, Hz."""
-    weights = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
+    weights = _weights("weights", weights)
+    rate_hz = check_positive("rate_hz", rate_hz, "Hz", allow_zero=True)
+    rate0_hz = check_positive("rate0_hz", rate0_hz, "Hz", allow_zero=True)
     return float(rate0_hz + rate_hz * weights.sum())
 
 
@@ -124,6 +156,7 @@ def _covariance_density(n: int, rate_hz: float, group_sizes, correlation: float,
     labels = group_labels(group_sizes)
     if labels.numel() != n:
         raise ValueError(f"group_sizes add up to {labels.numel()} inputs but there are {n} weights")
+    check_bytes(f"the {n} x {n} covariance of {n} inputs", n * n * 8.0 * 3, "use fewer weights (up to ~10 000)")
     same = (labels[:, None] == labels[None, :]).to(torch.float64)
     off = nu * (correlation - p) if correlation > 0 else 0.0
     k = same * off
@@ -167,9 +200,11 @@ def linear_poisson_drift(
     Tensor
         ``(n,)`` float64 drifts, per second.
     """
-    if rule.pairing != "all-to-all":
+    if _check_rule(rule).pairing != "all-to-all":
         raise ValueError("the drift formula is for all-to-all pairing")
-    w = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
+    w = _weights("weights", weights)
+    rate_hz = check_positive("rate_hz", rate_hz, "Hz", allow_zero=True)
+    correlation = _correlation(correlation)
     nu = rate_hz * 1e-3  # per ms
     nu_post = linear_poisson_rate(w, rate_hz, rate0_hz) * 1e-3
     up, down = _areas(rule, dt)
@@ -185,9 +220,13 @@ def critical_weight(rule: STDPRule, rate_post_hz: float, tau_epsilon: float) -> 
     :math:`w_c = -\nu_{post}\,\bar W / \hat C` (ms and Hz converted). Above it a weight grows,
     below it it shrinks, so :math:`w_c` is an unstable fixed point.
     """
-    if not rule.weight_independent:
+    if not _check_rule(rule).weight_independent:
         raise ValueError("the critical weight is defined for the additive rule")
-    return -rate_post_hz * 1e-3 * window_integral(rule) / window_epsilon_integral(rule, tau_epsilon)
+    rate_post_hz = check_positive("rate_post_hz", rate_post_hz, "Hz", allow_zero=True)
+    overlap = window_epsilon_integral(rule, tau_epsilon)
+    if overlap == 0:
+        raise ValueError("the critical weight needs potentiation (a_plus > 0): with a_plus = 0 no weight grows")
+    return -rate_post_hz * 1e-3 * window_integral(rule) / overlap
 
 
 def regulated_rate_bound(rule: STDPRule, w_max: float, tau_epsilon: float) -> float:
@@ -197,6 +236,7 @@ def regulated_rate_bound(rule: STDPRule, w_max: float, tau_epsilon: float) -> fl
     It does not depend on the input rate or the number of inputs: the rate regulation of
     Song, Miller & Abbott (2000) in the linear neuron.
     """
+    w_max = check_finite("w_max", w_max)
     area = window_integral(rule)
     if area >= 0:
         raise ValueError("the bound needs a depression-dominated window (negative area)")
@@ -229,9 +269,22 @@ def linear_poisson_output(
         Output spikes ``(T, batch, 1)`` (float64; the probability :math:`\lambda\,dt` is
         clipped to 1) and the new ``state``.
     """
+    pre = check_tensor("pre", pre, "(T, batch, n)")
+    if pre.dim() != 3:
+        raise ValueError(f"pre must be shaped (T, batch, n), got {tuple(pre.shape)}")
+    w = _weights("weights", weights)
+    if w.numel() != pre.shape[2]:
+        raise ValueError(f"weights has {w.numel()} values but pre has {pre.shape[2]} inputs")
+    dt = check_positive("dt", dt, "ms")
+    tau_epsilon = check_positive("tau_epsilon", tau_epsilon, "ms")
+    rate0_hz = check_positive("rate0_hz", rate0_hz, "Hz", allow_zero=True)
     steps, batch = pre.shape[:2]
+    if state is not None:
+        state = check_tensor("state", state, "(batch,)")
+        if tuple(state.shape) != (batch,):
+            raise ValueError(f"state must be shaped (batch,) = ({batch},), got {tuple(state.shape)}")
     r = math.exp(-dt / tau_epsilon)
-    drive = pre.to(torch.float64) @ torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
+    drive = pre.to(torch.float64) @ w
     carry = torch.zeros(batch, dtype=torch.float64) if state is None else state
     filtered = trace_sequence(drive, carry, r, "all-to-all")  # X_k = r X_{k-1} + D_k
     before = torch.cat([carry.unsqueeze(0), filtered[:-1]])  # an input acts from the next step on
@@ -274,13 +327,31 @@ def measure_linear_poisson_drift(
     ``n_segments`` consecutive segments; the mean over segments and its standard error are
     returned (segments much longer than the time constants are nearly independent).
     """
-    if rule.pairing != "all-to-all":
+    if _check_rule(rule).pairing != "all-to-all":
         raise ValueError("measure the all-to-all rule (the formula's pairing)")
-    w = torch.as_tensor(weights, dtype=torch.float64).reshape(-1)
+    w = _weights("weights", weights)
     n = w.numel()
     n_segments = check_count("n_segments", n_segments, minimum=2)
-    steps = max(1, int(round(check_positive("duration_ms", duration_ms, "ms") / dt)))
+    duration_ms = check_positive("duration_ms", duration_ms, "ms")
+    dt = check_positive("dt", dt, "ms")
+    rate_hz = check_positive("rate_hz", rate_hz, "Hz", allow_zero=True)
+    tau_epsilon = check_positive("tau_epsilon", tau_epsilon, "ms")
+    rate0_hz = check_positive("rate0_hz", rate0_hz, "Hz", allow_zero=True)
+    correlation = _correlation(correlation)
+    if rate_hz * dt / 1000.0 > 1:
+        raise ValueError(f"rate_hz * dt / 1000 = {rate_hz * dt / 1000.0} > 1; use a smaller dt")
+    fix = (f"use a shorter duration_ms (now {duration_ms:g} ms) or a coarser dt (now {dt:g} ms); "
+           "the book measures 200 000 ms at dt = 1 ms")
+    check_steps(f"measure_linear_poisson_drift with duration_ms = {duration_ms:g} ms at dt = {dt:g} ms",
+                duration_ms / dt, fix)
+    steps = max(1, int(round(duration_ms / dt)))
+    check_work(f"measure_linear_poisson_drift with {n} inputs for {steps} steps", float(steps) * n, fix + ", or fewer weights")
     per_segment = steps // n_segments
+    if per_segment < 1:
+        raise ValueError(f"duration_ms = {duration_ms} ms is {steps} steps, fewer than n_segments = {n_segments}; "
+                         f"use duration_ms >= {n_segments * dt} ms or fewer n_segments")
+    check_bytes(f"measure_linear_poisson_drift with {n} inputs and segments of {per_segment} steps",
+                float(per_segment) * n * 8 * 8, "use more n_segments (shorter segments) or fewer weights")
     generator = make_generator(None, seed, torch.device("cpu")) if seed is not None else None
     sums = {}
     learners = {}
@@ -380,14 +451,40 @@ def linear_poisson_stdp(
     initial_weights : Tensor, optional
         ``(n,)`` start; default all at the middle of the rule's bounds.
     """
-    if not (math.isfinite(rule.w_min) and math.isfinite(rule.w_max)):
+    if not (math.isfinite(_check_rule(rule).w_min) and math.isfinite(rule.w_max)):
         raise ValueError("give the rule finite bounds w_min and w_max")
-    sizes = list(group_sizes)
+    sizes = _check_groups(group_sizes)
     groups = group_labels(sizes)
     n = groups.numel()
     n_snapshots = check_count("n_snapshots", n_snapshots, minimum=1)
     dt = check_positive("dt", dt, "ms")
     weight_scale = check_positive("weight_scale", weight_scale)
+    rate_hz = check_positive("rate_hz", rate_hz, "Hz", allow_zero=True)
+    correlation = _correlation(correlation)
+    tau_epsilon = check_positive("tau_epsilon", tau_epsilon, "ms")
+    rate0_hz = check_positive("rate0_hz", rate0_hz, "Hz", allow_zero=True)
+    duration_ms = check_positive("duration_ms", duration_ms, "ms")
+    block_ms = check_positive("block_ms", block_ms, "ms")
+    if rate_hz * dt / 1000.0 > 1:
+        raise ValueError(f"rate_hz * dt / 1000 = {rate_hz * dt / 1000.0} > 1; use a smaller dt")
+    if initial_weights is not None:
+        start = _weights("initial_weights", initial_weights)
+        if start.numel() != n:
+            raise ValueError(f"initial_weights needs {n} values (sum of group_sizes), got {start.numel()}")
+        if bool((start < rule.w_min).any()) or bool((start > rule.w_max).any()):
+            raise ValueError(f"initial_weights must lie in the rule's bounds [{rule.w_min}, {rule.w_max}]")
+    fix = (f"use a shorter duration_ms (now {duration_ms:g} ms) or a coarser dt (now {dt:g} ms); "
+           "the book runs 200 000 ms at dt = 1 ms")
+    check_steps(f"linear_poisson_stdp with duration_ms = {duration_ms:g} ms at dt = {dt:g} ms", duration_ms / dt, fix)
+    total = max(1, int(round(duration_ms / dt)))
+    check_work(f"linear_poisson_stdp with {n} inputs for {total} steps", float(total) * n, fix + ", or fewer inputs")
+    if n_snapshots > total:
+        raise ValueError(f"n_snapshots = {n_snapshots} is more than the {total} steps of the run; "
+                         f"use n_snapshots <= {total}")
+    block = max(1, int(round(min(block_ms / dt, float(total)))))
+    check_bytes(f"linear_poisson_stdp with block_ms = {block_ms:g} ms and {n} inputs",
+                float(block) * n * 8 * 8 + (n_snapshots + 1) * n * 8.0,
+                "use a shorter block_ms (default 50 ms), fewer inputs or fewer n_snapshots")
     generator = make_generator(None, seed, torch.device("cpu")) if seed is not None else None
     layer = nn.Linear(n, 1, bias=False, dtype=torch.float64)
     with torch.no_grad():
@@ -396,9 +493,7 @@ def linear_poisson_stdp(
         else:
             layer.weight.copy_(torch.as_tensor(initial_weights, dtype=torch.float64).reshape(1, n))
     learner = STDPLearner(layer, rule, dt=dt)
-    total = max(1, int(round(check_positive("duration_ms", duration_ms, "ms") / dt)))
     snapshot_steps = torch.linspace(0, total, n_snapshots + 1).round().to(torch.long).tolist()
-    block = max(1, int(round(check_positive("block_ms", block_ms, "ms") / dt)))
     weights = [layer.weight.detach()[0].clone()]
     counts = []
     state, done = None, 0
@@ -454,7 +549,12 @@ def group_symmetry(rule: STDPRule, n_per_group: int, rate_hz: float, correlation
     differences. Gütig et al. (2003): the symmetry breaks where the first turns positive.
     """
     n = check_count("n_per_group", n_per_group, minimum=1)
-    low, high = rule.w_min, rule.w_max
+    rate_hz = check_positive("rate_hz", rate_hz, "Hz", allow_zero=True)
+    correlation = _correlation(correlation)
+    tau_epsilon = check_positive("tau_epsilon", tau_epsilon, "ms")
+    weight_scale = check_positive("weight_scale", weight_scale)
+    rate0_hz = check_positive("rate0_hz", rate0_hz, "Hz", allow_zero=True)
+    low, high = _check_rule(rule).w_min, rule.w_max
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("give the rule finite bounds")
     args = (n, rate_hz, correlation, tau_epsilon, weight_scale, rate0_hz)

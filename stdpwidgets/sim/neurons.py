@@ -18,6 +18,7 @@ from typing import NamedTuple, Optional, Union
 
 import torch
 
+from ._budget import check_steps
 from ._checks import check_positive, check_real
 
 __all__ = ["ConductanceLIF", "LIFRun"]
@@ -161,15 +162,28 @@ class ConductanceLIF:
             raise ValueError("g_input must be finite and >= 0 (excitatory conductance increments)")
         dt = check_positive("dt", dt, "ms")
         steps, shape = g_input.shape[0], g_input.shape[1:]
+        check_steps(f"ConductanceLIF.simulate over g_input of {steps} steps", float(steps),
+                    "simulate in blocks of fewer steps (each step is a Python-level update)")
         dtype, device = g_input.dtype, g_input.device
-        as_state = lambda x, default: torch.broadcast_to(  # noqa: E731
-            torch.as_tensor(default if x is None else x, dtype=dtype, device=device), shape
-        ).clone()
-        tonic = as_state(g_tonic, 0.0)
+        def as_state(x, default, name):
+            try:
+                value = torch.as_tensor(default if x is None else x, dtype=dtype, device=device)
+            except (TypeError, ValueError, RuntimeError):
+                raise TypeError(f"{name} must be a number or a tensor, got {type(x).__name__}") from None
+            try:
+                return torch.broadcast_to(value, shape).clone()
+            except RuntimeError:
+                raise ValueError(f"{name} of shape {tuple(value.shape)} does not broadcast to {tuple(shape)}") from None
+
+        tonic = as_state(g_tonic, 0.0, "g_tonic")
         if bool((tonic < 0).any()) or not bool(torch.isfinite(tonic).all()):
             raise ValueError("g_tonic must be finite and >= 0")
-        v = as_state(v0, self.e_leak)
-        g = as_state(g0, 0.0)
+        v = as_state(v0, self.e_leak, "v0")
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError("v0 must be finite (mV), e.g. v[-1] of a previous run or e_leak")
+        g = as_state(g0, 0.0, "g0")
+        if bool((g < 0).any()) or not bool(torch.isfinite(g).all()):
+            raise ValueError("g0 must be finite and >= 0 (leak units), e.g. g[-1] of a previous run")
         if int(math.prod(shape)) == 1 and device.type == "cpu":
             return self._simulate_one(g_input, dt, float(tonic.reshape(())), float(v.reshape(())), float(g.reshape(())))
         g_decay = math.exp(-dt / self.tau_exc)

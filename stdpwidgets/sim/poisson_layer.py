@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from ..core import Rule, STDPLearner, STDPRule
-from ._checks import check_count, check_positive, check_real, make_generator
+from ._budget import check_bytes, check_steps, check_work
+from ._checks import check_count, check_device, check_finite, check_positive, make_generator
 from .spikes import poisson_spikes
 
 __all__ = ["PoissonLayerResult", "simulate_poisson_layer"]
@@ -163,16 +164,30 @@ def simulate_poisson_layer(
     duration_ms = check_positive("duration_ms", duration_ms, "ms")
     dt = check_positive("dt", dt, "ms")
     spontaneous_rate_hz = check_positive("spontaneous_rate_hz", spontaneous_rate_hz, "Hz", allow_zero=True)
-    initial_weight = check_real("initial_weight", initial_weight)
+    initial_weight = check_finite("initial_weight", initial_weight)
     initial_spread = check_positive("initial_spread", initial_spread, allow_zero=True)
     n_snapshots = check_count("n_snapshots", n_snapshots, minimum=1)
     chunk_steps = check_count("chunk_steps", chunk_steps, minimum=1)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable taking the fraction done, got {progress!r}")
-    steps = int(round(duration_ms / dt))
+    device = check_device(device)
+    steps_float = duration_ms / dt  # inf only by overflow, which check_steps refuses
+    fix = (f"use a shorter duration_ms (now {duration_ms:g} ms) or a coarser dt (now {dt:g} ms); "
+           f"the explorers use up to 100 000 ms at dt = 1 ms")
+    check_steps(f"simulate_poisson_layer with duration_ms = {duration_ms:g} ms at dt = {dt:g} ms", steps_float, fix)
+    steps = int(round(steps_float))
     if steps < 1:
         raise ValueError(f"duration_ms = {duration_ms} ms is shorter than one step of dt = {dt} ms")
-    device = torch.device(device)
+    synapses = n_inputs * n_outputs
+    check_work(f"simulate_poisson_layer with {n_inputs} x {n_outputs} synapses for {steps} steps",
+               float(steps) * synapses, fix + ", or fewer n_inputs/n_outputs")
+    if n_snapshots > steps:
+        raise ValueError(f"n_snapshots = {n_snapshots} is more than the {steps} steps of the run; "
+                         f"use n_snapshots <= {steps}")
+    # input spikes (with poisson_spikes' float32 draws), output spikes, snapshots, the layer
+    nbytes = float(steps) * (6 * n_inputs + n_outputs) + (n_snapshots + 4) * synapses * 4.0
+    check_bytes(f"simulate_poisson_layer with {n_inputs} inputs, {n_outputs} outputs, {steps} steps and "
+                f"{n_snapshots} snapshots", nbytes, fix + ", or fewer n_inputs, n_outputs or n_snapshots")
     generator = make_generator(None, seed, device)
 
     layer = nn.Linear(n_inputs, n_outputs, bias=False).to(device)

@@ -12,11 +12,16 @@ from __future__ import annotations
 import math
 from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..core import Rule, STDPLearner, STDPRule
-from ._checks import check_bool, check_count, check_positive, check_real
+from ._budget import check_bytes, check_steps
+from ._checks import as_float_vector, check_bool, check_count, check_device, check_dtype, check_finite, check_positive
+
+# Step indices beyond this are not exact in float64 (and far beyond any simulation).
+_MAX_INDEX = 2.0**53
 
 __all__ = [
     "PairingCurve",
@@ -52,6 +57,11 @@ class PairingCurve(NamedTuple):
 
 def _lag_steps(delta_t_ms: float, dt: float) -> int:
     steps = delta_t_ms / dt
+    if not abs(steps) <= _MAX_INDEX:
+        raise ValueError(
+            f"delta_t_ms = {delta_t_ms} ms is {abs(steps):.3g} steps of dt = {dt} ms, beyond any simulation; "
+            f"use |delta_t_ms| well below {_MAX_INDEX * dt:.3g} ms (or a coarser dt)"
+        )
     if abs(steps - round(steps)) > _GRID_TOLERANCE * max(1.0, abs(steps)):
         raise ValueError(
             f"delta_t_ms = {delta_t_ms} ms is not a multiple of dt = {dt} ms; choose a dt that "
@@ -77,13 +87,21 @@ def pairing_spike_steps(
         protocol needs (last spike included). Times are ``index * dt`` ms.
     """
     n_pairs = check_count("n_pairs", n_pairs, minimum=1)
-    delta_t_ms = check_real("delta_t_ms", delta_t_ms)
-    if not math.isfinite(delta_t_ms):
-        raise ValueError(f"delta_t_ms must be finite, got {delta_t_ms}")
+    delta_t_ms = check_finite("delta_t_ms", delta_t_ms, "ms")
     frequency_hz = check_positive("frequency_hz", frequency_hz, "Hz")
     dt = check_positive("dt", dt, "ms")
     lag = _lag_steps(delta_t_ms, dt)
-    period = int(round(1000.0 / frequency_hz / dt))
+    # pre and post step indices (int64 each) and arange's own
+    check_bytes(f"pairing_spike_steps with n_pairs = {n_pairs}", n_pairs * 24.0,
+                "use fewer n_pairs (the experiments use 60)")
+    period_float = 1000.0 / frequency_hz / dt
+    if n_pairs > 1 and not period_float * (n_pairs - 1) <= _MAX_INDEX:
+        raise ValueError(
+            f"frequency_hz = {frequency_hz} Hz gives a period of {1000.0 / frequency_hz:.3g} ms: {n_pairs} pairs "
+            f"would span {period_float * (n_pairs - 1):.3g} steps of dt = {dt} ms, beyond any simulation; use a "
+            f"higher frequency_hz (the experiments use 0.1 to 50 Hz) or fewer n_pairs"
+        )
+    period = int(round(period_float)) if n_pairs > 1 else 0
     if n_pairs > 1 and period < 1:
         raise ValueError(f"frequency_hz = {frequency_hz} Hz leaves less than one step of dt = {dt} ms between pairs")
     if n_pairs > 1 and abs(lag) >= period:
@@ -95,6 +113,9 @@ def pairing_spike_steps(
         start = max(0, -lag)
     else:
         start_ms = check_positive("start_ms", start_ms, "ms", allow_zero=True)
+        if not start_ms / dt <= _MAX_INDEX:
+            raise ValueError(f"start_ms = {start_ms} ms is {start_ms / dt:.3g} steps of dt = {dt} ms, beyond any "
+                             "simulation; use a start_ms of a few ms")
         start = int(round(start_ms / dt))
         if start + lag < 0:
             raise ValueError(
@@ -154,14 +175,24 @@ def pairing_protocol(
         n_pairs, delta_t_ms, frequency_hz, dt, start_ms=start_ms
     )
     tail_ms = check_positive("tail_ms", tail_ms, "ms", allow_zero=True)
+    dtype = check_dtype("dtype", dtype)
+    device = check_device(device)
+    dt = float(dt)
+    total = steps + tail_ms / dt
+    fix = ("use fewer n_pairs, a higher frequency_hz, a shorter tail_ms or a coarser dt "
+           "(pairing_weight_change computes the weight change without the dense trains)")
+    check_bytes(f"pairing_protocol's two trains of {total:.3g} steps (n_pairs = {n_pairs}, frequency_hz = "
+                f"{frequency_hz} Hz, dt = {dt} ms)", 2.0 * total * dtype.itemsize, fix)
     steps += int(round(tail_ms / dt))
-    if dtype != torch.bool and not dtype.is_floating_point:
-        raise TypeError(f"dtype must be torch.bool or a floating dtype, got {dtype}")
     pre = torch.zeros(steps, dtype=dtype, device=device)
     post = torch.zeros(steps, dtype=dtype, device=device)
     pre[pre_steps.to(device)] = 1
     post[post_steps.to(device)] = 1
     return pre, post
+
+
+_PROTOCOL_FIX = ("use fewer n_pairs (the experiments use 60), a higher frequency_hz (0.1 to 50 Hz), "
+                 "lags delta_t_ms and a dt that share a coarser grid, or a coarser dt")
 
 
 def _default_w0(rule: Rule) -> float:
@@ -174,7 +205,7 @@ def _initial_weight(rule: Rule, w0: Optional[float]) -> float:
     """``w0`` checked against the rule's bounds, or the default initial weight."""
     if not isinstance(rule, Rule):
         raise TypeError(f"rule must be an STDPRule, a TripletRule or another Rule, got {type(rule).__name__}")
-    w0 = _default_w0(rule) if w0 is None else check_real("w0", w0)
+    w0 = _default_w0(rule) if w0 is None else check_finite("w0", w0)
     if not (rule.w_min <= w0 <= rule.w_max):
         raise ValueError(f"w0 = {w0} lies outside the rule's bounds [{rule.w_min}, {rule.w_max}]")
     return w0
@@ -189,6 +220,7 @@ def _diagonal_weight_changes(
     relative: bool,
     coarsen: bool,
     learner_kwargs: dict,
+    fix: str = "use fewer pairs, shorter lags or a coarser dt",
 ) -> torch.Tensor:
     """Weight change of each of several independent spike patterns, from one learner run.
 
@@ -211,11 +243,18 @@ def _diagonal_weight_changes(
         if key in learner_kwargs:
             raise TypeError(f"{key!r} is set by the protocol; do not pass it to the learner")
     dt = check_positive("dt", dt, "ms")
+    device = check_device(device)
     every_step = torch.cat([torch.cat([pre, post]) for pre, post in spike_steps])
     factor = 1
     if coarsen and learner_kwargs.get("decay", "exact") == "exact":
-        factor = max(math.gcd(*(int(s) for s in every_step.tolist()), 0), 1)
+        factor = max(int(np.gcd.reduce(every_step.to(torch.int64).numpy())), 1)  # vectorised math.gcd
     n = len(spike_steps)
+    steps = int(every_step.max()) // factor + 1
+    where = (f"the protocol ({n} synapse{'s' if n > 1 else ''}, {steps} steps of {dt * factor:g} ms after "
+             "coarsening to the spikes' common grid)")
+    check_steps(where, float(steps), fix)
+    # pre and post (float64), the learner's traces and correlations over the run, the n x n layer
+    check_bytes(where, steps * n * 8.0 * 8 + n * n * 8.0 * 4, fix)
     pre = torch.zeros(int(every_step.max()) // factor + 1, 1, n, dtype=torch.float64, device=device)
     post = torch.zeros_like(pre)
     for synapse, (pre_steps, post_steps) in enumerate(spike_steps):
@@ -277,7 +316,8 @@ def pairing_weight_change(
         The absolute weight change ``w_end - w0`` (weight units), or the relative one.
     """
     pre_steps, post_steps, _ = pairing_spike_steps(n_pairs, delta_t_ms, frequency_hz, dt)
-    change = _diagonal_weight_changes(rule, [(pre_steps, post_steps)], dt, w0, device, relative, coarsen, learner_kwargs)
+    change = _diagonal_weight_changes(rule, [(pre_steps, post_steps)], dt, w0, device, relative, coarsen, learner_kwargs,
+                                      _PROTOCOL_FIX)
     return float(change[0])
 
 
@@ -322,16 +362,18 @@ def pairing_sweep(
     >>> curve = pairing_sweep(rule, torch.arange(-50.0, 51.0, 5.0), 1.0)   # a window at 1 Hz
     >>> table = pairing_sweep(rule, [10.0, -10.0], [0.1, 10, 20, 40, 50])  # Sjöström protocol
     """
-    lags = torch.as_tensor(delta_t_ms, dtype=torch.float64).reshape(-1)
-    freqs = torch.as_tensor(frequency_hz, dtype=torch.float64).reshape(-1)
-    if lags.numel() == 0 or freqs.numel() == 0:
-        raise ValueError("delta_t_ms and frequency_hz need at least one value each")
+    lags = as_float_vector("delta_t_ms", delta_t_ms)
+    freqs = as_float_vector("frequency_hz", frequency_hz, finite=False)  # NaN/inf: pairing_spike_steps says
+    n = lags.numel()  # one synapse per lag: an n x n layer (before the loop places every protocol)
+    check_bytes(f"pairing_sweep over {n} lags (an {n} x {n} layer)", n * n * 8.0 * 4,
+                "sweep fewer lags (delta_t_ms), e.g. a few dozen")
     table = torch.empty(lags.numel(), freqs.numel(), dtype=torch.float64)
     for column, freq in enumerate(freqs.tolist()):
         # one run per frequency: its protocols share the pre spikes and most of the grid (runs
         # of different frequencies together would add up their events and refine the grid)
         placed = [pairing_spike_steps(n_pairs, lag, freq, dt)[:2] for lag in lags.tolist()]
-        table[:, column] = _diagonal_weight_changes(rule, placed, dt, w0, device, relative, coarsen, learner_kwargs)
+        table[:, column] = _diagonal_weight_changes(rule, placed, dt, w0, device, relative, coarsen, learner_kwargs,
+                                                    _PROTOCOL_FIX + ", or fewer lags (delta_t_ms)")
     return PairingCurve(lags, freqs, table)
 
 
@@ -378,12 +420,11 @@ def single_pair_weight_changes(
     >>> single_pair_weight_changes(rule, [-10.0, 10.0])   # about [-0.0078, 0.0055]
     """
     dt = check_positive("dt", dt, "ms")
-    lags = torch.as_tensor(delta_t_ms, dtype=torch.float64).reshape(-1)
-    if lags.numel() == 0:
-        raise ValueError("delta_t_ms needs at least one lag")
-    if not bool(torch.isfinite(lags).all()):
-        raise ValueError(f"every lag must be finite, got {lags.tolist()}")
+    lags = as_float_vector("delta_t_ms", delta_t_ms)
     lag_steps = [_lag_steps(float(lag), dt) for lag in lags.tolist()]
     first_pre = max(abs(lag) for lag in lag_steps)  # so that the earliest post spike is at step >= 0
     placed = [(torch.tensor([first_pre]), torch.tensor([first_pre + lag])) for lag in lag_steps]
-    return _diagonal_weight_changes(rule, placed, dt, w0, device, False, True, {})
+    return _diagonal_weight_changes(
+        rule, placed, dt, w0, device, False, True, {},
+        "use lags |delta_t_ms| of at most a few time constants (the window is ~0 beyond), fewer lags or a coarser dt",
+    )

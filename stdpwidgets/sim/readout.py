@@ -14,12 +14,14 @@ scikit-learn (its bundled 8x8 digits, nothing is downloaded).
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_count, check_positive, make_generator
+from ._budget import check_bytes, check_steps
+from ._checks import check_bool, check_count, check_finite, check_positive, check_tensor, make_generator
 
 __all__ = [
     "load_labelled_digits",
@@ -35,9 +37,33 @@ __all__ = [
 
 
 def _check_kernels(kernels: torch.Tensor) -> torch.Tensor:
-    if not isinstance(kernels, torch.Tensor) or kernels.dim() != 4:
-        raise ValueError("kernels must be a tensor shaped (C_out, C_in, kH, kW)")
+    if not isinstance(kernels, torch.Tensor):
+        raise TypeError(f"kernels must be a tensor shaped (C_out, C_in, kH, kW), got {type(kernels).__name__}")
+    if kernels.dim() != 4:
+        raise ValueError(f"kernels must be a tensor shaped (C_out, C_in, kH, kW), got shape {tuple(kernels.shape)}")
+    if not kernels.is_floating_point():
+        raise TypeError(f"kernels must be floating point, got {kernels.dtype}")
     return kernels
+
+
+def _check_labels(labels, rows: Optional[int] = None) -> torch.Tensor:
+    labels = check_tensor("labels", labels, "(n,) of class indices")
+    if labels.dim() != 1 or labels.is_floating_point() or labels.dtype == torch.bool or labels.is_complex():
+        raise ValueError(f"labels must be a 1-D integer tensor of class indices, got {labels.dtype} {tuple(labels.shape)}")
+    if labels.numel() == 0 or int(labels.min()) < 0:
+        raise ValueError("labels must hold at least one class index, all >= 0")
+    if rows is not None and labels.shape[0] != rows:
+        raise ValueError(f"one label per row is needed: {rows} rows but {labels.shape[0]} labels")
+    return labels
+
+
+def _check_features(features) -> torch.Tensor:
+    features = check_tensor("features", features, "(n, features)")
+    if features.dim() != 2:
+        raise ValueError(f"features must be (n, features) with one label per row, got shape {tuple(features.shape)}")
+    if features.numel() and not bool(torch.isfinite(features).all()):
+        raise ValueError("features must be finite (no NaN or inf)")
+    return features
 
 
 def load_labelled_digits() -> Tuple[torch.Tensor, torch.Tensor]:
@@ -77,8 +103,17 @@ def conv_features(images: torch.Tensor, kernels: torch.Tensor, pool: int = 2) ->
     """
     kernels = _check_kernels(kernels)
     pool = check_count("pool", pool, minimum=1)
+    images = check_tensor("images", images, "(n, H, W) or (n, C_in, H, W)")
     if images.dim() == 3:
         images = images.unsqueeze(1)
+    if images.dim() != 4 or images.shape[1] != kernels.shape[1]:
+        raise ValueError(f"images must be (n, H, W) or (n, {kernels.shape[1]}, H, W) for these kernels, "
+                         f"got {tuple(images.shape)}")
+    if kernels.shape[2] > images.shape[2] or kernels.shape[3] > images.shape[3]:
+        raise ValueError(f"kernels of {tuple(kernels.shape[2:])} are larger than the images {tuple(images.shape[2:])}")
+    out = (images.shape[2] - kernels.shape[2] + 1) * (images.shape[3] - kernels.shape[3] + 1)
+    check_bytes(f"conv_features of {images.shape[0]} images with {kernels.shape[0]} kernels",
+                float(images.shape[0]) * kernels.shape[0] * out * 8 * 2, "pass fewer images or kernels")
     response = F.conv2d(images.to(kernels.dtype), kernels)
     if pool > 1:
         response = F.max_pool2d(response, pool, ceil_mode=True)
@@ -92,6 +127,7 @@ def train_test_indices(labels: torch.Tensor, test_fraction: float = 0.5,
     Within each class the samples are shuffled and the first ``round(test_fraction * n_c)``
     go to the test set.
     """
+    labels = _check_labels(labels)
     test_fraction = check_positive("test_fraction", test_fraction)
     if test_fraction >= 1:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
@@ -122,6 +158,11 @@ def ridge_readout(train_features: torch.Tensor, train_labels: torch.Tensor,
         ``intercept`` ``(classes,)``; see :func:`readout_accuracy` for their use.
     """
     alpha = check_positive("alpha", alpha, allow_zero=True)
+    train_features = _check_features(train_features)
+    train_labels = _check_labels(train_labels, train_features.shape[0])
+    check_bytes(f"ridge_readout with {train_features.shape[1]} features",
+                float(train_features.shape[1]) ** 2 * 8 * 3 + train_features.numel() * 8.0 * 3,
+                "use fewer features (pool the responses)")
     x = train_features.to(torch.float64)
     n_classes = int(train_labels.max()) + 1
     y = F.one_hot(train_labels, n_classes).to(torch.float64)
@@ -142,8 +183,8 @@ def readout_accuracy(features: torch.Tensor, labels: torch.Tensor, *, test_fract
     Splits with :func:`train_test_indices` (seeded, stratified), fits :func:`ridge_readout` on
     the training part and scores the held-out part.
     """
-    if features.dim() != 2 or features.shape[0] != labels.shape[0]:
-        raise ValueError("features must be (n, features) with one label per row")
+    features = _check_features(features)
+    labels = _check_labels(labels, features.shape[0])
     train, test = train_test_indices(labels, test_fraction, seed)
     mean, scale, beta, intercept = ridge_readout(features[train], labels[train], alpha)
     z = (features[test].to(torch.float64) - mean) / scale
@@ -160,6 +201,9 @@ def kernel_similarity(kernels: torch.Tensor, centred: bool = True) -> float:
     kernel has no pairs (NaN).
     """
     kernels = _check_kernels(kernels)
+    centred = check_bool("centred", centred)
+    check_bytes(f"kernel_similarity of {kernels.shape[0]} kernels", float(kernels.shape[0]) ** 2 * 8 * 2
+                + kernels.numel() * 8.0 * 2, "compare fewer kernels (a few hundred)")
     flat = kernels.reshape(kernels.shape[0], -1).to(torch.float64)
     if centred:
         flat = flat - flat.mean(dim=1, keepdim=True)
@@ -179,6 +223,8 @@ def smoothed_kernels(kernels: torch.Tensor, passes: int = 1) -> torch.Tensor:
     """
     kernels = _check_kernels(kernels)
     passes = check_count("passes", passes, minimum=0)
+    check_steps(f"smoothed_kernels with passes = {passes}", float(passes),
+                "use a few passes (each widens the blur by about one pixel)")
     c_out, c_in, k_h, k_w = kernels.shape
     row = torch.tensor([1.0, 2.0, 1.0], dtype=kernels.dtype, device=kernels.device) / 4
     blur = (row[:, None] * row[None, :]).reshape(1, 1, 3, 3)
@@ -199,7 +245,13 @@ def shuffled_kernels(kernels: torch.Tensor, seed: int = 0) -> torch.Tensor:
 
 def noise_kernels(shape, low: float = 0.0, high: float = 1.0, seed: Optional[int] = 0) -> torch.Tensor:
     """Kernels of independent uniform noise on ``[low, high]``, shaped ``shape``."""
-    generator = make_generator(None, seed, torch.device("cpu")) if seed is not None else None
+    low = check_finite("low", low)
+    high = check_finite("high", high)
     if not high > low:
         raise ValueError(f"need high > low, got low={low}, high={high}")
-    return low + (high - low) * torch.rand(tuple(shape), generator=generator)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"shape must be a sequence of ints such as (8, 1, 5, 5), got {shape!r}")
+    shape = tuple(check_count(f"shape[{i}]", s) for i, s in enumerate(shape))
+    check_bytes(f"noise_kernels of shape {shape}", float(math.prod(shape)) * 4 * 3, "use fewer or smaller kernels")
+    generator = make_generator(None, seed, torch.device("cpu")) if seed is not None else None
+    return low + (high - low) * torch.rand(shape, generator=generator)

@@ -16,6 +16,7 @@ from typing import NamedTuple, Optional, Sequence, Union
 import torch
 
 from ..core import Rule
+from ._checks import as_float_vector
 from .protocols import pairing_sweep
 
 __all__ = ["SJOSTROM_2001", "FrequencyExperiment", "frequency_experiment"]
@@ -88,8 +89,12 @@ def frequency_experiment(
     -------
     FrequencyExperiment
     """
+    if not isinstance(rule, Rule):
+        raise TypeError(f"rule must be an STDPRule, a TripletRule or another Rule, got {type(rule).__name__}")
     freqs = SJOSTROM_2001["frequency_hz"] if frequency_hz is None else frequency_hz
-    curve = pairing_sweep(rule, list(delta_t_ms), list(freqs), n_pairs, dt, w0, device, **learner_kwargs)
+    freqs = as_float_vector("frequency_hz", freqs, finite=False).tolist()
+    lags = as_float_vector("delta_t_ms", delta_t_ms).tolist()
+    curve = pairing_sweep(rule, lags, freqs, n_pairs, dt, w0, device, **learner_kwargs)
     return FrequencyExperiment(
         curve.frequency_hz,
         curve.delta_t_ms,

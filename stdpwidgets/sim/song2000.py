@@ -48,6 +48,7 @@ Run time of the defaults on one CPU thread of a shared 2-core machine: 2-3 s (ad
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple, Union
 
@@ -55,7 +56,8 @@ import torch
 from torch import nn
 
 from ..core import STDPLearner, STDPRule
-from ._checks import check_count, check_positive, make_generator
+from ._budget import check_bytes, check_steps, check_work
+from ._checks import check_choice, check_count, check_device, check_positive, make_generator
 from .neurons import ConductanceLIF
 from .spikes import poisson_spikes
 
@@ -151,12 +153,18 @@ def song2000_rule(
     largest step is the same as the additive one. Defaults: Brian2's example of the paper
     (``a_+ = 0.01``, ``a_ratio = 1.05``, 20 ms).
     """
-    if dependence not in SONG2000_DEPENDENCES:
-        raise ValueError(f"dependence must be one of {SONG2000_DEPENDENCES}, got {dependence!r}")
+    dependence = check_choice("dependence", dependence, SONG2000_DEPENDENCES)
     g_max = check_positive("g_max", g_max)
     a_plus = check_positive("a_plus", a_plus, allow_zero=True)
     a_ratio = check_positive("a_ratio", a_ratio, allow_zero=True)
+    tau_pre = check_positive("tau_pre", tau_pre, "ms")
+    tau_post = check_positive("tau_post", tau_post, "ms")
     a_minus = a_ratio * a_plus * tau_pre / tau_post
+    if not math.isfinite(a_minus) or not math.isfinite(a_plus * g_max) or not math.isfinite(a_minus * g_max):
+        raise ValueError(
+            f"a_minus = a_ratio * a_plus * tau_pre / tau_post overflows (a_ratio = {a_ratio}, a_plus = {a_plus}, "
+            f"tau_pre = {tau_pre} ms, tau_post = {tau_post} ms, g_max = {g_max}); use amplitudes of order 0.01"
+        )
     if dependence == "additive":
         return STDPRule(tau_pre, tau_post, a_plus * g_max, a_minus * g_max, w_min=0.0, w_max=g_max)
     return STDPRule(
@@ -253,11 +261,26 @@ def song2000(
         neuron = ConductanceLIF()
     elif not isinstance(neuron, ConductanceLIF):
         raise TypeError(f"neuron must be a ConductanceLIF, got {type(neuron).__name__}")
-    g_max = 10.0 / n_inputs if g_max is None else g_max
+    g_max = 10.0 / n_inputs if g_max is None else check_positive("g_max", g_max)
     rule = song2000_rule(dependence, g_max, a_plus, a_ratio, tau_pre, tau_post)
     if rate_hz * dt / 1000.0 > 1:
         raise ValueError(f"rate_hz * dt / 1000 = {rate_hz * dt / 1000.0} > 1; use a smaller dt")
-    device = torch.device(device)
+    device = check_device(device)
+    fix = (f"use a shorter duration_ms (now {duration_ms:g} ms) or a coarser dt (now {dt:g} ms); "
+           "the book's runs use up to 300 000 ms at dt = 1 ms")
+    steps_float = duration_ms / dt
+    check_steps(f"song2000 with duration_ms = {duration_ms:g} ms at dt = {dt:g} ms", steps_float, fix)
+    total_steps = max(1, int(round(steps_float)))
+    check_work(f"song2000 with {n_inputs} inputs for {total_steps} steps", float(total_steps) * n_inputs,
+               fix + ", or fewer n_inputs")
+    if n_snapshots > total_steps:
+        raise ValueError(f"n_snapshots = {n_snapshots} is more than the {total_steps} steps of the run; "
+                         f"use n_snapshots <= {total_steps} (or a longer duration_ms)")
+    block_steps = max(1, int(round(min(block_ms / dt, float(total_steps)))))
+    # per block: uniform draws, spikes, drive and the neuron's per-step Python lists; snapshots
+    check_bytes(f"song2000 with block_ms = {block_ms:g} ms ({block_steps} steps) and {n_inputs} inputs",
+                block_steps * (9.0 * n_inputs + 200.0) + (n_snapshots + 1) * n_inputs * 4.0,
+                "use a shorter block_ms (default 50 ms), fewer n_inputs or fewer n_snapshots")
     generator = make_generator(None, seed, device) if seed is not None else None
 
     layer = nn.Linear(n_inputs, 1, bias=False).to(device)
@@ -265,7 +288,11 @@ def song2000(
         if initial_weights is None:
             layer.weight.copy_(torch.rand(1, n_inputs, generator=generator, device=device) * g_max)
         else:
-            start = torch.as_tensor(initial_weights, dtype=torch.float32).reshape(-1)
+            try:
+                start = torch.as_tensor(initial_weights, dtype=torch.float32).reshape(-1)
+            except (TypeError, ValueError, RuntimeError):
+                raise TypeError(f"initial_weights must be a tensor or sequence of {n_inputs} numbers, "
+                                f"got {type(initial_weights).__name__}") from None
             if start.numel() != n_inputs:
                 raise ValueError(f"initial_weights needs {n_inputs} values, got {start.numel()}")
             if bool((start < 0).any()) or bool((start > g_max).any()) or not bool(torch.isfinite(start).all()):
@@ -273,9 +300,7 @@ def song2000(
             layer.weight.copy_(start.reshape(1, -1).to(device))
     learner = STDPLearner(layer, rule, dt=dt)  # clipped after every pair, as in the paper
 
-    total_steps = max(1, int(round(duration_ms / dt)))
     snapshot_steps = torch.linspace(0, total_steps, n_snapshots + 1).round().to(torch.long).tolist()
-    block_steps = max(1, int(round(block_ms / dt)))
     weights = [layer.weight.detach()[0].clone().cpu()]
     post_times = []
     interval_spikes = []

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple, Union
 
+import math
+
 import torch
 
-from ._checks import check_count, check_positive, make_generator
+from ._budget import check_bytes, limit
+from ._checks import check_count, check_device, check_dtype, check_positive, check_real, check_tensor, make_generator
 
 __all__ = ["poisson_spikes", "fixed_count_spikes", "times_to_train", "train_to_times", "train_to_raster"]
 
@@ -64,17 +67,25 @@ def poisson_spikes(
     """
     steps = check_count("steps", steps)
     dt = check_positive("dt", dt, "ms")
-    try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
-    if any(s < 0 for s in shape):
-        raise ValueError(f"shape must not contain negative sizes, got {shape}")
-    if dtype != torch.bool and not dtype.is_floating_point:
-        raise TypeError(f"dtype must be torch.bool or a floating dtype, got {dtype}")
-    device = torch.device(device)
+    if isinstance(shape, (int, str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"shape must be a sequence of ints such as (batch, n_inputs), got {shape!r}")
+    shape = tuple(check_count(f"shape[{i}]", s) for i, s in enumerate(shape))
+    dtype = check_dtype("dtype", dtype)
+    device = check_device(device)
     full = (steps, *shape)
-    if isinstance(rate_hz, torch.Tensor):
+    numel = math.prod(full)
+    is_tensor = isinstance(rate_hz, torch.Tensor) or type(rate_hz).__module__ == "numpy"
+    # uniform draws (float32), the comparison (bool), the output, and the rate's probabilities
+    per_spike = 4 + 1 + (0 if dtype == torch.bool else dtype.itemsize) + (12 if is_tensor else 0)
+    check_bytes(
+        f"poisson_spikes with steps = {steps} and shape = {shape} ({numel:.3g} values)", numel * per_spike,
+        f"use fewer steps or a smaller shape (steps x prod(shape) below about {limit('max_bytes') / per_spike:.2g});",
+    )
+    if type(rate_hz).__module__ == "numpy" and getattr(rate_hz, "ndim", 0) > 0:
+        rate_hz = torch.as_tensor(rate_hz)
+    if isinstance(rate_hz, torch.Tensor) and rate_hz.numel() != 1:
+        if rate_hz.dtype == torch.bool or rate_hz.is_complex():
+            raise TypeError(f"rate_hz must hold real rates in Hz, got a {rate_hz.dtype} tensor")
         rate = rate_hz.to(device=device, dtype=torch.float64)
         try:
             rate = torch.broadcast_to(rate, full)
@@ -83,9 +94,18 @@ def poisson_spikes(
                 f"rate_hz of shape {tuple(rate_hz.shape)} does not broadcast to (steps, *shape) = {full}"
             ) from None
     else:
-        if isinstance(rate_hz, bool) or not isinstance(rate_hz, (int, float)):
-            raise TypeError(f"rate_hz must be a number or a tensor, got {type(rate_hz).__name__}")
-        rate = torch.full((), float(rate_hz), dtype=torch.float64, device=device)
+        if isinstance(rate_hz, torch.Tensor):
+            rate_hz = rate_hz.reshape(())
+            value = rate_hz.item()
+            if isinstance(value, bool):
+                raise TypeError("rate_hz must be a number or a tensor of rates in Hz, got a bool tensor")
+            rate = rate_hz.to(device=device, dtype=torch.float64)
+        else:
+            try:
+                value = check_real("rate_hz", rate_hz)
+            except ValueError:
+                raise ValueError("rate_hz must be finite") from None
+            rate = torch.full((), value, dtype=torch.float64, device=device)
     if rate.numel() and not bool(torch.isfinite(rate).all()):
         raise ValueError("rate_hz must be finite")
     if rate.numel() and bool((rate < 0).any()):
@@ -143,9 +163,10 @@ def fixed_count_spikes(
     rate = check_positive("rate_hz", rate_hz, "Hz", allow_zero=True)
     if rate * dt / 1000.0 > 1:
         raise ValueError(f"rate {rate} Hz at dt = {dt} ms is more than one spike per step; use dt <= {1000.0 / rate:.4g} ms")
-    if dtype != torch.bool and not dtype.is_floating_point:
-        raise TypeError(f"dtype must be torch.bool or a floating dtype, got {dtype}")
-    device = torch.device(device)
+    dtype = check_dtype("dtype", dtype)
+    device = check_device(device)
+    check_bytes(f"fixed_count_spikes with steps = {steps}", steps * (8 + 1 + dtype.itemsize),
+                "use fewer steps (below about 2e8);")
     gen = make_generator(generator, seed, device)
     order = torch.randperm(steps, generator=gen, device=device)
     count = min(steps, int(round(rate * steps * dt / 1000.0)))
@@ -184,9 +205,14 @@ def times_to_train(
     """
     steps = check_count("steps", steps)
     dt = check_positive("dt", dt, "ms")
-    if not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating dtype (the train holds spike counts), got {dtype}")
-    times = torch.as_tensor(times_ms, dtype=torch.float64).reshape(-1)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating dtype (the train holds spike counts), got {dtype!r}")
+    device = check_device(device)
+    check_bytes(f"times_to_train with steps = {steps}", steps * dtype.itemsize, "use fewer steps or a coarser dt;")
+    try:
+        times = torch.as_tensor(times_ms, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"times_ms must be a sequence or tensor of spike times in ms, got {times_ms!r:.80}") from None
     if times.numel() and not bool(torch.isfinite(times).all()):
         raise ValueError("times_ms must be finite")
     index = torch.round(times / dt).to(torch.long)
@@ -210,8 +236,7 @@ def train_to_times(train: torch.Tensor, dt: float = 1.0) -> torch.Tensor:
     dt : float
         Time step in ms (> 0).
     """
-    if not isinstance(train, torch.Tensor):
-        raise TypeError(f"train must be a torch.Tensor, got {type(train).__name__}")
+    train = check_tensor("train", train, "(steps,)")
     if train.dim() != 1:
         raise ValueError(
             f"train must be 1-D (steps,), got shape {tuple(train.shape)}; use train_to_raster for populations"
@@ -237,8 +262,7 @@ def train_to_raster(train: torch.Tensor, dt: float = 1.0) -> Tuple[torch.Tensor,
     (Tensor, Tensor)
         ``times_ms`` (float64) and ``neuron`` indices (long), one entry per spike, sorted by time.
     """
-    if not isinstance(train, torch.Tensor):
-        raise TypeError(f"train must be a torch.Tensor, got {type(train).__name__}")
+    train = check_tensor("train", train, "(steps, *shape)")
     if train.dim() < 1:
         raise ValueError("train needs a leading time axis")
     dt = check_positive("dt", dt, "ms")
@@ -250,12 +274,24 @@ def train_to_raster(train: torch.Tensor, dt: float = 1.0) -> Tuple[torch.Tensor,
 
 
 def _counts(train: torch.Tensor) -> torch.Tensor:
+    counts = _raw_counts(train)
+    total = float(counts.sum(dtype=torch.float64)) if counts.numel() else 0.0
+    # one time (float64) and one index (int64) per spike, plus the repeat's own index
+    check_bytes(f"a train with {total:.3g} spikes", total * 24, "spike counts this large are not spike trains;")
+    return counts
+
+
+def _raw_counts(train: torch.Tensor) -> torch.Tensor:
     if train.dtype == torch.bool:
         return train.to(torch.long)
+    if train.is_complex():
+        raise TypeError(f"train must hold real spike counts, got {train.dtype}")
     if train.is_floating_point():
         if train.numel() and not bool(torch.isfinite(train).all()):
             raise ValueError("train contains NaN or infinite values")
         rounded = torch.round(train)
+        if train.numel() and float(train.max()) > 2**53:
+            raise ValueError(f"train holds a spike count of {float(train.max()):.3g} in one step; counts must be small integers")
         if bool((rounded != train).any()) or bool((train < 0).any()):
             raise ValueError("train must hold non-negative integer spike counts")
         return rounded.to(torch.long)
