@@ -277,3 +277,61 @@ def test_player_values_are_checked_before_anything_changes(values, error, match)
         explorer.player(control="w0", values=values)
     assert_same(before, snapshot(explorer))
     assert explorer.error is None
+
+
+@pytest.mark.parametrize("cls", EXPLORERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("value", ["triplet", "", 3, NAN], ids=repr)
+def test_a_dropdown_set_from_code_to_no_option_is_a_value_error_naming_it(explorers, cls, value):
+    explorer = explorers[cls]
+    before = snapshot(explorer)
+    with pytest.raises(ValueError, match=r"controls\['pairing'\]\.value = .* not one of the options.*'nearest'"):
+        explorer.controls["pairing"].value = value
+    assert_same(before, snapshot(explorer))
+
+
+def test_a_dropdown_set_to_none_from_code_is_a_message_naming_it():
+    explorer = make(WindowExplorer)
+    before = snapshot(explorer, controls=False)
+    explorer.controls["weight_dependence"].value = None  # ipywidgets allows None (no selection)
+    assert "controls['weight_dependence'].value = None" in explorer.error and "'gutig'" in explorer.error
+    assert_same(before, snapshot(explorer, controls=False))
+
+
+@pytest.mark.parametrize("value", [1, 0, "yes", None, NAN], ids=repr)
+def test_a_checkbox_set_from_code_to_a_non_bool_is_a_type_error_naming_it(explorers, value):
+    explorer = explorers[TraceExplorer]
+    before = snapshot(explorer)
+    with pytest.raises(TypeError, match=r"controls\['two_phases'\]\.value = .*must be True or False"):
+        explorer.controls["two_phases"].value = value
+    assert_same(before, snapshot(explorer))
+
+
+@pytest.mark.parametrize("value", ["100", None, [1.0]], ids=repr)
+def test_trace_explorer_time_shown_refuses_non_numbers_naming_it(explorers, value):
+    explorer = explorers[TraceExplorer]
+    before = snapshot(explorer)
+    with pytest.raises(TypeError, match=r"time_shown\.value = .*must be a number.*between 0 and 200"):
+        explorer.time_shown.value = value
+    assert_same(before, snapshot(explorer))
+
+
+@pytest.mark.parametrize("keywords, error, match", [
+    (dict(frames=2.5), TypeError, "frames must be an int"),
+    (dict(frames="10"), TypeError, "frames must be an int"),
+    (dict(frames=1), ValueError, "frames must be an int from 2 to 200"),
+    (dict(frames=10 ** 6), ValueError, "frames must be an int from 2 to 200"),
+    (dict(fps=NAN), ValueError, "fps must be a number from 0.5 to 60"),
+    (dict(fps=INF), ValueError, "fps must be a number from 0.5 to 60"),
+    (dict(fps="3"), TypeError, "fps must be a number"),
+    (dict(loop=1), TypeError, "loop must be True or False"),
+], ids=repr)
+def test_player_options_are_checked_before_recording(explorers, keywords, error, match):
+    explorer = explorers[WindowExplorer]
+    before = snapshot(explorer)
+    with pytest.raises(error, match=match):
+        explorer.player(control="w", **keywords)
+    assert_same(before, snapshot(explorer))
+
+
+def test_player_accepts_numpy_integers_for_frames(explorers):
+    assert len(explorers[WindowExplorer].player(control="w", frames=np.int64(2)).frames) == 2

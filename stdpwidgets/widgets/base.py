@@ -12,10 +12,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
+import numbers
 import time
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import ipywidgets as widgets
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 
@@ -341,8 +343,22 @@ class Explorer(widgets.VBox):
         if (control is None) == (over is None):
             raise TypeError(f"{name}.player needs exactly one of control=... (one of {', '.join(self.controls)}) "
                             f"or over='time'")
-        if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= 200):
-            raise ValueError(f"frames must be an int from 2 to 200, got {frames!r}")
+        # checked before any control moves (and before minutes of recording for a heavy explorer)
+        if frames is not None:
+            if isinstance(frames, (bool, np.bool_)) or not isinstance(frames, numbers.Integral):
+                raise TypeError(f"frames must be an int from 2 to 200, got {type(frames).__name__} {frames!r}")
+            if not 2 <= frames <= 200:
+                raise ValueError(f"frames must be an int from 2 to 200, got {frames!r}")
+            frames = int(frames)
+        if fps is not None:
+            if isinstance(fps, (bool, np.bool_)) or not isinstance(fps, numbers.Real):
+                raise TypeError(f"fps must be a number from 0.5 to 60 frames per second, got {type(fps).__name__} {fps!r}")
+            if not 0.5 <= fps <= 60:  # also refuses NaN
+                raise ValueError(f"fps must be a number from 0.5 to 60 frames per second, got {fps!r}")
+            fps = float(fps)
+        if not isinstance(loop, (bool, np.bool_)):
+            raise TypeError(f"loop must be True or False, got {type(loop).__name__} {loop!r}")
+        loop = bool(loop)
         if over is not None:
             if over != "time":
                 raise ValueError(f"over must be 'time', got {over!r}; to vary a parameter use control=...")

@@ -82,7 +82,7 @@ def _refuse_non_numbers(control, value) -> None:
     if value is None or isinstance(value, (str, bytes, bool, np.bool_)) or not (
             isinstance(value, numbers.Real) or hasattr(value, "__float__")):
         raise ControlTypeError(f"{_label(control)}.value = {value!r} is not allowed (must be a number, got "
-                               f"{type(value).__name__}); set a value {_allowed(control)}")
+                               f"{type(value).__name__}); set {_use(control)}")
 
 
 class _NumberValue(traitlets.CFloat):
@@ -100,7 +100,7 @@ class _WholeValue(traitlets.CInt):
         _refuse_non_numbers(obj, value)
         if not math.isfinite(float(value)):
             raise ControlValueError(f"{_label(obj)}.value = {value!r} is not allowed (is not finite); "
-                                    f"set a value {_allowed(obj)}")
+                                    f"set {_use(obj)}")
         return super().validate(obj, value)
 
 
@@ -120,6 +120,34 @@ class IntSlider(widgets.IntSlider):
     """``ipywidgets.IntSlider`` whose value refuses non-numbers (TypeError) and NaN/inf (ValueError)."""
 
     value = _WholeValue(0, help="Int value").tag(sync=True)
+
+
+class _BoolValue(traitlets.Bool):
+    """The ``value`` trait of the explorers' checkboxes: True or False only, named errors."""
+
+    def validate(self, obj, value):
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        raise ControlTypeError(f"{_label(obj)}.value = {value!r} is not allowed (must be True or False, got "
+                               f"{type(value).__name__})")
+
+
+class Checkbox(widgets.Checkbox):
+    """``ipywidgets.Checkbox`` whose value refuses anything but True/False with a TypeError naming the control."""
+
+    value = _BoolValue(False, help="Bool value").tag(sync=True)
+
+
+class Dropdown(widgets.Dropdown):
+    """``ipywidgets.Dropdown`` whose refusal of an unknown value names the control and its options."""
+
+    @traitlets.validate("value")
+    def _validate_value(self, proposal):
+        try:
+            return super()._validate_value(proposal)
+        except traitlets.TraitError:
+            raise ControlValueError(f"{_label(self)}.value = {proposal.value!r} is not allowed (is not one of the "
+                                    f"options); set {_use(self)}") from None
 
 
 def float_slider(description: str, value: float, low: float, high: float, step: float, fmt: str = ".3g"):
@@ -149,13 +177,13 @@ def int_slider(description: str, value: int, low: int, high: int, step: int = 1)
 
 def dropdown(description: str, value: Any, options: Sequence):
     """A ``Dropdown`` over ``options`` (values, or ``(label, value)`` pairs)."""
-    return widgets.Dropdown(value=value, options=list(options), description=description,
+    return Dropdown(value=value, options=list(options), description=description,
                             layout=dict(_LAYOUT), style=dict(_STYLE))
 
 
 def checkbox(description: str, value: bool):
     """A ``Checkbox``."""
-    return widgets.Checkbox(value=value, description=description, indent=False, layout=dict(_LAYOUT))
+    return Checkbox(value=value, description=description, indent=False, layout=dict(_LAYOUT))
 
 
 def _options(control) -> list:
@@ -202,6 +230,12 @@ def _problem(control, value) -> Optional[Tuple[type, str]]:
     return None if inside else (ValueError, "is out of range")
 
 
+def _use(control) -> str:
+    """What to give instead: "a value between 1 and 100", "one of 'a', 'b'", "True or False"."""
+    allowed = _allowed(control)
+    return allowed if allowed.startswith("one of") or allowed == "True or False" else "a value " + allowed
+
+
 def _fits(control, value) -> bool:
     return _problem(control, value) is None
 
@@ -231,7 +265,7 @@ def check_control_value(control, value, name: str, owner: str):
     problem = _problem(control, value)
     if problem is not None:
         kind, why = problem
-        raise kind(f"{owner}: {name} = {value!r} is not allowed ({why}); use a value {_allowed(control)}")
+        raise kind(f"{owner}: {name} = {value!r} is not allowed ({why}); use {_use(control)}")
     return _as_control_value(control, value)
 
 
@@ -246,7 +280,7 @@ def invalid_control(controls: Dict[str, Any], owner: str) -> Optional[str]:
         problem = _problem(control, control.value)
         if problem is not None:
             return (f"{owner}: controls[{name!r}].value = {control.value!r} is not allowed ({problem[1]}); "
-                    f"set a value {_allowed(control)}")
+                    f"set {_use(control)}")
     return None
 
 

@@ -17,7 +17,7 @@ from ..core import TripletRule, poisson_drift, triplet_poisson_drift
 from ..plots import trace_figure
 from ..sim import fixed_count_spikes, simulate_synapse
 from .base import Explorer
-from .controls import (apply_initial_values, checkbox, dropdown, float_slider, int_slider, link_rule_kind,
+from .controls import (FloatSlider, apply_initial_values, checkbox, dropdown, float_slider, int_slider, link_rule_kind,
                        rule_controls, rule_from_params, triplet_controls)
 
 __all__ = ["TraceExplorer", "TIME_STEPS_MS"]
@@ -92,11 +92,12 @@ class TraceExplorer(Explorer):
         }
         link_rule_kind(controls)
         apply_initial_values(controls, initial, type(self).__name__)
-        self.time_shown = widgets.FloatSlider(
+        self.time_shown = FloatSlider(
             value=controls["duration"].value, min=0.0, max=controls["duration"].value, step=1.0,
             description="time shown (ms)", readout_format=".0f", continuous_update=True,
             style={"description_width": "140px"}, layout={"width": "auto", "max_width": "600px"},
         )
+        self.time_shown.stdp_label = f"{type(self).__name__}: time_shown"  # named in value errors
         super().__init__(controls, device=device, extra=[self.time_shown])
         self.time_shown.observe(lambda change: self._on_time_shown(), names="value")
         self._update_phase_controls()
