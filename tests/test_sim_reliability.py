@@ -271,3 +271,18 @@ def test_refusals_leave_no_state_behind():
     with pytest.raises(ValueError, match="epochs"):
         train_conv_stdp(generated_patterns(20), layer=layer, epochs=10**7)
     assert torch.equal(layer.weight, before)
+
+
+def test_result_helpers_check_their_arguments():
+    result = simulate_poisson_layer(RULE, 4, 2, duration_ms=20.0, n_snapshots=2)
+    assert result.fraction_near_bounds(0.1, -3) == result.fraction_near_bounds(0.1, 0)
+    with pytest.raises(ValueError, match=r"snapshot must lie in \[-3, 2\]"):
+        result.fraction_near_bounds(0.1, 3)
+    with pytest.raises(TypeError, match="snapshot"):
+        result.fraction_near_bounds(0.1, 1.0)
+    song = song2000(n_inputs=5, duration_ms=20.0, n_snapshots=2)
+    with pytest.raises(ValueError, match="snapshot"):
+        song.histogram(10, snapshot=5)
+    _raises(lambda: song.histogram(10**12), ValueError, "bins")
+    with pytest.raises(TypeError, match="generator"):
+        linear_poisson_output(torch.zeros(5, 1, 3), torch.zeros(3), 1.0, 10.0, generator=0)

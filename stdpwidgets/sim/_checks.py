@@ -25,6 +25,7 @@ __all__ = [
     "check_tensor",
     "as_float_vector",
     "check_choice",
+    "check_index",
 ]
 
 
@@ -83,6 +84,14 @@ def check_count(name: str, value: Any, minimum: int = 0) -> int:
     value = int(value)
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_index(name: str, value: Any, length: int) -> int:
+    """An index into a sequence of ``length`` entries (negative counts from the end)."""
+    value = check_count(name, value, minimum=-length)
+    if value >= length:
+        raise ValueError(f"{name} must lie in [-{length}, {length - 1}] (there are {length}), got {value}")
     return value
 
 

@@ -283,6 +283,8 @@ def linear_poisson_output(
         state = check_tensor("state", state, "(batch,)")
         if tuple(state.shape) != (batch,):
             raise ValueError(f"state must be shaped (batch,) = ({batch},), got {tuple(state.shape)}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     r = math.exp(-dt / tau_epsilon)
     drive = pre.to(torch.float64) @ w
     carry = torch.zeros(batch, dtype=torch.float64) if state is None else state

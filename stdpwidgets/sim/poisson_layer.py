@@ -24,7 +24,7 @@ from torch import nn
 
 from ..core import Rule, STDPLearner, STDPRule
 from ._budget import check_bytes, check_steps, check_work
-from ._checks import check_count, check_device, check_finite, check_positive, make_generator
+from ._checks import check_count, check_device, check_finite, check_index, check_positive, make_generator
 from .spikes import poisson_spikes
 
 __all__ = ["PoissonLayerResult", "simulate_poisson_layer"]
@@ -80,6 +80,7 @@ class PoissonLayerResult:
         for a unimodal histogram in the middle. Needs finite bounds.
         """
         tolerance = check_positive("tolerance", tolerance)
+        snapshot = check_index("snapshot", snapshot, self.weights.shape[0])
         low, high = self.rule.w_min, self.rule.w_max
         if not (torch.isfinite(torch.tensor([low, high])).all()):
             raise ValueError("fraction_near_bounds needs a rule with finite w_min and w_max")

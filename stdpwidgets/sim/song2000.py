@@ -57,7 +57,7 @@ from torch import nn
 
 from ..core import STDPLearner, STDPRule
 from ._budget import check_bytes, check_steps, check_work
-from ._checks import check_choice, check_count, check_device, check_positive, make_generator
+from ._checks import check_choice, check_count, check_device, check_index, check_positive, make_generator
 from .neurons import ConductanceLIF
 from .spikes import poisson_spikes
 
@@ -120,6 +120,8 @@ class Song2000Result:
             ``counts`` ``(bins,)`` and bin ``edges`` ``(bins + 1,)`` over [0, 1] (w / g_max).
         """
         bins = check_count("bins", bins, minimum=1)
+        snapshot = check_index("snapshot", snapshot, self.weights.shape[0])
+        check_bytes(f"histogram with bins = {bins}", bins * 16.0, "use fewer bins (10 to 100)")
         scaled = (self.weights[snapshot] / self.g_max).to(torch.float64).clamp(0.0, 1.0)
         counts = torch.histc(scaled, bins=bins, min=0.0, max=1.0)
         return counts, torch.linspace(0.0, 1.0, bins + 1, dtype=torch.float64)
@@ -131,6 +133,7 @@ class Song2000Result:
         unimodal histogram in the middle.
         """
         tolerance = check_positive("tolerance", tolerance)
+        snapshot = check_index("snapshot", snapshot, self.weights.shape[0])
         scaled = self.weights[snapshot] / self.g_max
         low = float((scaled <= tolerance).to(torch.float64).mean())
         high = float((scaled >= 1.0 - tolerance).to(torch.float64).mean())

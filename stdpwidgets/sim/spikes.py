@@ -105,6 +105,9 @@ def poisson_spikes(
                 value = check_real("rate_hz", rate_hz)
             except ValueError:
                 raise ValueError("rate_hz must be finite") from None
+            except TypeError:
+                raise TypeError(f"rate_hz must be a number or a tensor of rates in Hz, got {type(rate_hz).__name__} "
+                                f"{rate_hz!r:.60}") from None
             rate = torch.full((), value, dtype=torch.float64, device=device)
     if rate.numel() and not bool(torch.isfinite(rate).all()):
         raise ValueError("rate_hz must be finite")
