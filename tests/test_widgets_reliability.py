@@ -63,6 +63,14 @@ def assert_same(before, after):
     assert png1 == png0
 
 
+def assert_refused(explorer, widget, value, error, match):
+    """Setting ``widget.value = value`` raises ``error`` matching ``match`` and changes nothing."""
+    before = snapshot(explorer)
+    with pytest.raises(error, match=match):
+        widget.value = value
+    assert_same(before, snapshot(explorer))
+
+
 def float_controls(explorer):
     return [n for n, c in explorer.controls.items() if isinstance(c, (ipywidgets.FloatSlider, ipywidgets.FloatLogSlider))]
 
@@ -193,10 +201,8 @@ def test_nan_in_any_float_control_is_a_message_naming_it_not_a_nan_figure(explor
 @pytest.mark.parametrize("value", ["abc", "0.5", None, True, [1.0], b"1"], ids=repr)
 def test_a_non_number_in_a_float_control_is_a_type_error_naming_it(explorers, cls, value):
     explorer = explorers[cls]
-    before = snapshot(explorer)
-    with pytest.raises(TypeError, match=r"controls\['tau_pre'\]\.value = .*must be a number.*between 1 and 100"):
-        explorer.controls["tau_pre"].value = value
-    assert_same(before, snapshot(explorer))
+    assert_refused(explorer, explorer.controls["tau_pre"], value, TypeError,
+                   r"controls\['tau_pre'\]\.value = .*must be a number.*between 1 and 100")
     assert explorer.error is None
 
 
@@ -206,10 +212,8 @@ def test_a_non_number_in_a_float_control_is_a_type_error_naming_it(explorers, cl
 def test_a_whole_number_control_refuses_nan_and_non_numbers_naming_it(explorers, cls, value, error):
     explorer = explorers[cls]
     name = INT_CONTROL[cls]
-    before = snapshot(explorer)
-    with pytest.raises(error, match=rf"controls\['{name}'\]\.value = .* is not allowed.*set a value between"):
-        explorer.controls[name].value = value
-    assert_same(before, snapshot(explorer))
+    assert_refused(explorer, explorer.controls[name], value, error,
+                   rf"controls\['{name}'\]\.value = .* is not allowed.*set a value between")
 
 
 def test_trace_explorer_w0_nan_says_so_and_keeps_the_last_weights():  # TraceExplorer-api-nonnumber
@@ -283,10 +287,8 @@ def test_player_values_are_checked_before_anything_changes(values, error, match)
 @pytest.mark.parametrize("value", ["triplet", "", 3, NAN], ids=repr)
 def test_a_dropdown_set_from_code_to_no_option_is_a_value_error_naming_it(explorers, cls, value):
     explorer = explorers[cls]
-    before = snapshot(explorer)
-    with pytest.raises(ValueError, match=r"controls\['pairing'\]\.value = .* not one of the options.*'nearest'"):
-        explorer.controls["pairing"].value = value
-    assert_same(before, snapshot(explorer))
+    assert_refused(explorer, explorer.controls["pairing"], value, ValueError,
+                   r"controls\['pairing'\]\.value = .* not one of the options.*'nearest'")
 
 
 def test_a_dropdown_set_to_none_from_code_is_a_message_naming_it():
@@ -300,19 +302,15 @@ def test_a_dropdown_set_to_none_from_code_is_a_message_naming_it():
 @pytest.mark.parametrize("value", [1, 0, "yes", None, NAN], ids=repr)
 def test_a_checkbox_set_from_code_to_a_non_bool_is_a_type_error_naming_it(explorers, value):
     explorer = explorers[TraceExplorer]
-    before = snapshot(explorer)
-    with pytest.raises(TypeError, match=r"controls\['two_phases'\]\.value = .*must be True or False"):
-        explorer.controls["two_phases"].value = value
-    assert_same(before, snapshot(explorer))
+    assert_refused(explorer, explorer.controls["two_phases"], value, TypeError,
+                   r"controls\['two_phases'\]\.value = .*must be True or False")
 
 
 @pytest.mark.parametrize("value", ["100", None, [1.0]], ids=repr)
 def test_trace_explorer_time_shown_refuses_non_numbers_naming_it(explorers, value):
     explorer = explorers[TraceExplorer]
-    before = snapshot(explorer)
-    with pytest.raises(TypeError, match=r"time_shown\.value = .*must be a number.*between 0 and 200"):
-        explorer.time_shown.value = value
-    assert_same(before, snapshot(explorer))
+    assert_refused(explorer, explorer.time_shown, value, TypeError,
+                   r"time_shown\.value = .*must be a number.*between 0 and 200")
 
 
 @pytest.mark.parametrize("keywords, error, match", [
