@@ -98,7 +98,8 @@ def _linear_output_shape(layer: nn.Linear, pre_shape: Shape) -> Shape:
 
 def _linear_correlate(layer: nn.Linear, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
     with full_precision(pre):
-        return post.reshape(-1, layer.out_features).t() @ pre.reshape(-1, layer.in_features)
+        rows = pre.shape[:-1].numel()  # explicit: reshape(-1, 0) is ambiguous for Linear(0, n)
+        return post.reshape(rows, layer.out_features).t() @ pre.reshape(rows, layer.in_features)
 
 
 def _linear_correlate_steps(layer: nn.Linear, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
@@ -154,6 +155,18 @@ def _conv_output_shape(layer: nn.modules.conv._ConvNd, pre_shape: Shape) -> Shap
                 f"dilated kernel of {type(layer).__name__}({layer.extra_repr()})"
             )
         out.append((span - 1) // s + 1)
+    if layer.padding_mode in ("reflect", "circular"):
+        # F.pad's limits: reflect needs padding < size, circular padding <= size
+        for size, (left, right) in zip(pre_shape[2:], _conv_pads(layer)):
+            limit = size - 1 if layer.padding_mode == "reflect" else size
+            if max(left, right) > limit:
+                raise ValueError(
+                    f"{layer.padding_mode} padding {max(left, right)} of {type(layer).__name__}"
+                    f"({layer.extra_repr()}) needs presynaptic spikes of spatial size > "
+                    f"{max(left, right) - (1 if layer.padding_mode == 'circular' else 0)} in every "
+                    f"dimension, got {tuple(pre_shape[2:])}; use larger inputs, less padding or "
+                    "padding_mode='zeros'"
+                )
     return (pre_shape[0], layer.out_channels, *out)
 
 

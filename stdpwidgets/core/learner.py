@@ -3,25 +3,94 @@
 from __future__ import annotations
 
 import math
+import numbers
+import operator
+import os
+import pickle
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from . import scan
 from .correlate import LayerKind, layer_kind_of
-from .rule import Rule
+from .rule import Rule, _check_real
 from .traces import add_spikes, decay_factor, trace_sequence
 
 __all__ = ["STDPLearner", "STDPHistory", "REDUCTIONS", "UPDATES"]
 
 REDUCTIONS = ("sum", "mean")
 UPDATES = ("in-place", "grad")
+# Weight dtypes STDP learns in: float16/bfloat16 lose every update below 2^-11 / 2^-8 of the
+# weight (and float16 correlations overflow at 65504), silently.
+LEARNING_DTYPES = (torch.float32, torch.float64)
 
 # Upper bound on elements held at once per time chunk of ``run`` (traces and correlations).
 _CHUNK_ELEMENTS = 2**24
 # Largest weight.numel() * log2(events) for which run() composes clipped updates by a scan.
 _SCAN_MAX_WORK = 4096
+
+
+def _check_steps(steps: Any) -> int:
+    """A checkpoint's step count as an int >= 0 (Python or NumPy integers, 0-d integer tensors)."""
+    if isinstance(steps, torch.Tensor):
+        ok = steps.dim() == 0 and not steps.is_floating_point() and not steps.is_complex() \
+            and steps.dtype != torch.bool
+    else:
+        ok = not isinstance(steps, bool) and isinstance(steps, numbers.Integral)
+    if not ok:
+        raise TypeError(f"state_dict steps must be an integer >= 0, got {type(steps).__name__} {steps!r}")
+    value = operator.index(steps)
+    if value < 0:
+        raise ValueError(f"state_dict steps must be an integer >= 0, got {value}")
+    return value
+
+
+def _all_finite(tensors) -> bool:
+    """True when every tensor is finite: one sum each (NaN and inf propagate through it, and it
+    is much cheaper than ``isfinite().all()``), the exact test only when a sum is not finite."""
+    total = tensors[0].sum()
+    for t in tensors[1:]:
+        total = total + t.sum()
+    if math.isfinite(total.item()):
+        return True
+    return all(bool(torch.isfinite(t).all()) for t in tensors)  # the sums may just overflow
+
+
+def _is_allocation_error(err: BaseException) -> bool:
+    """True for torch's out-of-memory errors (CPU allocators raise a plain RuntimeError)."""
+    if isinstance(err, torch.OutOfMemoryError):
+        return True
+    text = str(err)
+    return "can't allocate memory" in text or "out of memory" in text.lower()
+
+
+def _picklable(value: Any) -> Any:
+    """``value`` for a checkpoint's config: kept if it pickles, else a description of it.
+
+    A rule whose weight dependence is a pair of lambdas would otherwise make every checkpoint
+    unpicklable; the description (module and qualified name) is what a strict load compares.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return type(value)(_picklable(v) for v in value)
+    try:
+        pickle.dumps(value)
+        return value
+    except Exception:  # noqa: BLE001 - any pickling failure means: describe it instead
+        name = getattr(value, "__qualname__", type(value).__qualname__)
+        return f"<unpicklable {getattr(value, '__module__', '?')}.{name}>"
+
+
+def _declared_weight_shape(layer: nn.Module, weight: torch.Tensor) -> Tuple[int, ...]:
+    """The weight shape the layer's own attributes imply (Linear, ConvNd), else the current one."""
+    if isinstance(layer, nn.Linear):
+        return (layer.out_features, layer.in_features)
+    if isinstance(layer, nn.modules.conv._ConvNd) and not layer.transposed:
+        return (layer.out_channels, layer.in_channels // layer.groups, *layer.kernel_size)
+    return tuple(weight.shape)
 
 
 class STDPHistory(NamedTuple):
@@ -94,12 +163,27 @@ class STDPLearner:
     traces_first : bool
         Let this step's spikes enter the traces before they are read (see above).
     reduction : {"sum", "mean"}
-        How updates of the batch elements combine.
+        How updates of the batch elements combine. ``"mean"`` refuses an empty batch
+        (``ValueError``: the mean over no samples is undefined); ``"sum"`` gives ``dw = 0``.
     update : {"in-place", "grad"}
         ``"in-place"`` changes ``layer.weight`` and clips it to the rule's bounds.
         ``"grad"`` leaves the weight alone and accumulates ``-dw`` into ``layer.weight.grad``
         (``dw`` being the change the in-place mode would make from the current weight), so
         ``torch.optim.SGD(lr=1)`` applies the same step and any optimizer can be used.
+
+    Raises
+    ------
+    TypeError, ValueError
+        At construction and before every step or run, for a layer STDP cannot update: a
+        parametrized weight (``torch.nn.utils.parametrize``, ``parametrizations.weight_norm``,
+        ``spectral_norm``) or one recomputed by the legacy ``weight_norm``/``spectral_norm``
+        hooks (the update would be lost: remove the parametrization, or normalise after
+        learning), a float16/bfloat16 weight (updates below the dtype's resolution would be
+        lost, silently: learn in float32 or float64), an inference tensor, or a weight replaced
+        with another shape. A step or run whose update or traces would not be finite (huge
+        counts, amplitudes overflowing the dtype, a custom dependence returning NaN) raises
+        ``ValueError`` before anything changes: weights, ``.grad``, traces and the step count
+        change together or not at all.
 
     Examples
     --------
@@ -133,9 +217,8 @@ class STDPLearner:
                 f"{type(layer).__name__} has no initialised weight; run one forward pass on a "
                 "lazy layer before attaching STDP"
             )
-        if not weight.is_floating_point():
-            raise TypeError(f"STDP needs a floating-point weight, got {weight.dtype}")
-        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not math.isfinite(dt) or dt <= 0:
+        dt_value = _check_real("dt", dt)
+        if not math.isfinite(dt_value) or dt_value <= 0:
             raise ValueError(f"dt must be a positive, finite time step in ms, got {dt!r}")
         if reduction not in REDUCTIONS:
             raise ValueError(f"unknown reduction {reduction!r}; use one of {', '.join(map(repr, REDUCTIONS))}")
@@ -145,7 +228,17 @@ class STDPLearner:
             raise TypeError(f"traces_first must be True or False, got {traces_first!r}")
         self.layer = layer
         self.rule = rule
-        self.dt = float(dt)
+        self._weight_shape = _declared_weight_shape(layer, weight)
+        self._checked: Tuple[Any, Any] = (None, None)  # the weight and dtype _check_layer last passed
+        self._check_layer()
+        finfo = torch.finfo(weight.dtype)
+        for label, scale in zip(("potentiation", "depression"), rule.amplitude_scale):
+            if abs(scale) > finfo.max:
+                raise ValueError(
+                    f"the rule's {label} amplitude {scale} overflows the layer's {weight.dtype} "
+                    f"(largest {finfo.max:.3g}); use a smaller amplitude or a float64 layer"
+                )
+        self.dt = dt_value
         self.decay = decay
         self.traces_first = traces_first
         self.reduction = reduction
@@ -198,7 +291,7 @@ class STDPLearner:
             "traces_first": self.traces_first,
             "reduction": self.reduction,
             "update": self.update,
-            "rule": self.rule.to_dict(),
+            "rule": {k: _picklable(v) for k, v in self.rule.to_dict().items()},
             "rule_type": type(self.rule).__name__,
         }
 
@@ -210,57 +303,110 @@ class STDPLearner:
     def load_state_dict(self, state: Dict[str, Any], strict: bool = True) -> None:
         """Restore traces and step count saved by :meth:`state_dict`.
 
+        The whole checkpoint is validated before anything is assigned: its keys, the
+        configuration (a dict), the step count (an integer >= 0, NumPy integers included) and
+        every trace (a floating-point tensor of this rule's trace names, shaped for this layer,
+        finite and >= 0). Loaded traces are detached copies in the weight's dtype and device.
+
         Parameters
         ----------
         state : dict
-            From :meth:`state_dict`.
+            From :meth:`state_dict` (or an older checkpoint with ``pre_trace``/``post_trace``).
         strict : bool
             When True, a checkpoint made with another configuration (rule, dt, decay, ...)
             raises ``ValueError`` instead of being loaded.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For anything malformed; the learner is left as it was.
         """
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict from STDPLearner.state_dict(), got {type(state).__name__}")
+        if not isinstance(strict, bool):
+            raise TypeError(f"strict must be True or False, got {strict!r}")
         state = dict(state)
-        if "traces" not in state and {"pre_trace", "post_trace"} <= set(state):
+        legacy = {"pre_trace", "post_trace"} & set(state)
+        if legacy:
+            if "traces" in state:
+                raise ValueError(
+                    f"state has both 'traces' and the old {sorted(legacy)} keys; keep only 'traces' "
+                    "(a dict of the rule's traces by name), as STDPLearner.state_dict() writes it"
+                )
+            if legacy != {"pre_trace", "post_trace"}:
+                raise ValueError("an old-style checkpoint needs both 'pre_trace' and 'post_trace'")
             # checkpoints of the pair rule written before rules had named traces
             old = (state.pop("pre_trace"), state.pop("post_trace"))
-            state["traces"] = None if old[0] is None and old[1] is None else dict(zip(("x", "y"), old))
-            if isinstance(state.get("config"), dict):
+            if (old[0] is None) != (old[1] is None):
+                raise ValueError("state_dict pre_trace and post_trace must both be tensors or both None")
+            state["traces"] = None if old[0] is None else dict(zip(("x", "y"), old))
+            if isinstance(state.get("config"), Mapping):
                 state["config"] = {**state["config"], "rule_type": state["config"].get("rule_type", "STDPRule")}
         missing = {"traces", "steps", "config"} - set(state)
         if missing:
             raise ValueError(f"not an STDPLearner state_dict: missing {sorted(missing)}")
+        unknown = set(state) - {"traces", "steps", "config"}
+        if unknown:
+            raise ValueError(
+                f"state_dict has unknown keys {sorted(map(str, unknown))}; expected 'traces', 'steps', 'config'"
+            )
+        config = state["config"]
+        if not isinstance(config, Mapping):
+            raise TypeError(
+                f"state_dict config must be the dict STDPLearner.state_dict() writes, got {type(config).__name__}"
+            )
         current = self._config()
-        if strict and state["config"] != current:
-            keys = set(state["config"]) | set(current)
-            diff = {k: (state["config"].get(k), current.get(k)) for k in sorted(keys)
-                    if state["config"].get(k) != current.get(k)}
+        if strict and dict(config) != current:
+            keys = set(config) | set(current)
+            diff = {k: (config.get(k), current.get(k)) for k in sorted(keys, key=str)
+                    if config.get(k) != current.get(k)}
             raise ValueError(
                 "checkpoint was made with another configuration (saved, current): "
                 f"{diff}; build the learner with the same settings or pass strict=False"
             )
-        saved = state["traces"]
-        steps = state["steps"]
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"state_dict steps must be an int >= 0, got {steps!r}")
+        steps = _check_steps(state["steps"])
+        traces = self._checked_traces(state["traces"])
+        self._traces, self.steps = traces, steps  # nothing is assigned before this line
+
+    def _checked_traces(self, saved: Any) -> Optional[Dict[str, torch.Tensor]]:
+        """Validate a checkpoint's traces; return detached copies on the weight's dtype/device."""
         if saved is None:
-            self._traces, self.steps = None, steps
-            return
+            return None
         names = [spec.name for spec in self._specs]
-        if not isinstance(saved, Mapping) or sorted(saved) != sorted(names):
-            got = sorted(saved) if isinstance(saved, Mapping) else type(saved).__name__
+        if not isinstance(saved, Mapping) or sorted(map(str, saved)) != sorted(names):
+            got = sorted(map(str, saved)) if isinstance(saved, Mapping) else type(saved).__name__
             raise ValueError(f"state_dict traces {got} do not match this rule's traces {names}")
-        pre_shape = tuple(saved[self._pair_names[0]].shape)
-        expected = {"pre": pre_shape, "post": tuple(self._kind.output_shape(self.layer, pre_shape))}
+        for name in names:
+            t = saved[name]
+            if not isinstance(t, torch.Tensor) or t.layout != torch.strided or not t.is_floating_point():
+                got = t.dtype if isinstance(t, torch.Tensor) else type(t).__name__
+                raise TypeError(f"saved trace {name!r} must be a dense floating-point tensor, got {got}")
+        pre_name = self._pair_names[0]
+        pre_shape = tuple(saved[pre_name].shape)
+        try:
+            post_shape = tuple(self._kind.output_shape(self.layer, pre_shape))
+        except ValueError as err:
+            raise ValueError(
+                f"saved trace {pre_name!r} is shaped {pre_shape}, which does not fit this layer "
+                f"{self.layer} (is the checkpoint from another layer?): {err}"
+            ) from None
+        expected = {"pre": pre_shape, "post": post_shape}
+        weight = self.layer.weight
+        out = {}
         for spec in self._specs:
-            if tuple(saved[spec.name].shape) != expected[spec.side]:
+            t = saved[spec.name].detach()
+            if tuple(t.shape) != expected[spec.side]:
                 raise ValueError(
-                    f"saved trace {spec.name!r} is shaped {tuple(saved[spec.name].shape)}; for this layer "
+                    f"saved trace {spec.name!r} is shaped {tuple(t.shape)}; for this layer "
                     f"and the saved pre trace {pre_shape} it must be {expected[spec.side]}"
                 )
-        weight = self.layer.weight
-        self._traces = {n: saved[n].to(device=weight.device, dtype=weight.dtype).clone() for n in names}
-        self.steps = steps
+            t = t.to(device=weight.device, dtype=weight.dtype).clone()
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(f"saved trace {spec.name!r} contains NaN or infinite values (in {weight.dtype})")
+            if bool((t < 0).any()):
+                raise ValueError(f"saved trace {spec.name!r} has negative values; spike traces are >= 0")
+            out[spec.name] = t
+        return out
 
     def __repr__(self) -> str:
         return (
@@ -270,13 +416,71 @@ class STDPLearner:
 
     # ------------------------------------------------------------------ checks
 
+    def _check_layer(self) -> torch.Tensor:
+        """The layer's weight, if STDP can still update it in place; a clear error otherwise.
+
+        Checked at construction and before every step and run (a few attribute reads), since
+        the layer can be changed between calls (``layer.half()``, a new ``weight``, a
+        parametrization registered later).
+        """
+        layer = self.layer
+        weight = layer.weight
+        if weight is self._checked[0] and weight.dtype == self._checked[1] and weight.shape == self._weight_shape:
+            return weight  # the same plain Parameter as at the last check (a parametrized one is new each access)
+        name = type(layer).__name__
+        if parametrize.is_parametrized(layer, "weight"):
+            raise ValueError(
+                f"layer.weight is parametrized ({type(layer.parametrizations.weight[0]).__name__}, through "
+                "torch.nn.utils.parametrize as weight_norm and spectral_norm do): it is recomputed from "
+                "other parameters at every access, so an in-place STDP update would be lost. STDP needs "
+                "a layer with a plain "
+                "weight (remove it with torch.nn.utils.parametrize.remove_parametrizations(layer, "
+                "'weight'), or apply the normalisation after learning)"
+            )
+        weight = getattr(layer, "weight", None)
+        if "weight" not in layer._parameters or not isinstance(weight, nn.Parameter):
+            raise ValueError(
+                f"layer.weight of the {name} is not a registered nn.Parameter (the legacy "
+                "torch.nn.utils.weight_norm / spectral_norm hooks recompute it from weight_g/weight_v "
+                "or weight_orig before every forward pass), so an STDP update would be lost; remove "
+                "the hook (torch.nn.utils.remove_weight_norm) or attach STDP to a plain layer"
+            )
+        if weight.dtype not in LEARNING_DTYPES:
+            if weight.is_floating_point():
+                raise TypeError(
+                    f"layer.weight is {weight.dtype}; STDP does not learn in it: updates smaller than the dtype's "
+                    f"resolution (eps {torch.finfo(weight.dtype).eps:.3g} of the weight) are lost and "
+                    "correlations overflow, silently; keep the learning layer in float32 or float64 "
+                    "(layer.float()) and cast a copy for inference"
+                )
+            raise TypeError(f"STDP needs a float32 or float64 layer.weight, got {weight.dtype}")
+        if weight.is_inference():
+            raise ValueError(
+                f"layer.weight of the {name} was created inside torch.inference_mode() and cannot be updated "
+                "in place; build the layer outside inference_mode (or replace its weight with "
+                "nn.Parameter(layer.weight.clone()))"
+            )
+        if tuple(weight.shape) != self._weight_shape:
+            raise ValueError(
+                f"layer.weight of the {name} is shaped {tuple(weight.shape)} but the learner was built for "
+                f"{self._weight_shape}; the weight was replaced with another shape: build a new "
+                "STDPLearner for the changed layer"
+            )
+        self._checked = (weight, weight.dtype)
+        return weight
+
+
     def _check_spikes(self, pre: Any, post: Any, time_axis: bool) -> Tuple[torch.Tensor, torch.Tensor]:
         """Validate spikes against the layer and the current traces; nothing is changed."""
-        weight = self.layer.weight
+        weight = self._check_layer()
         lead = "(time, batch, " if time_axis else "(batch, "
         for name, spikes in (("pre", pre), ("post", post)):
             if not isinstance(spikes, torch.Tensor):
                 raise TypeError(f"{name} spikes must be a torch.Tensor, got {type(spikes).__name__}")
+            if spikes.layout != torch.strided:
+                raise TypeError(
+                    f"{name} spikes must be a dense tensor, got layout {spikes.layout}; pass spikes.to_dense()"
+                )
             if spikes.device != weight.device:
                 raise ValueError(
                     f"{name} spikes are on {spikes.device} but the layer's weight is on "
@@ -309,6 +513,12 @@ class STDPLearner:
                 f"pre spikes shaped {pre_shape} differ from the traces' shape "
                 f"{tuple(self.pre_trace.shape)} (batch or input size changed); call reset() first"
             )
+        if self.reduction == "mean" and pre_shape[0] == 0:
+            raise ValueError(
+                f"reduction='mean' needs a batch of at least one sample, got pre spikes shaped "
+                f"{tuple(pre.shape)} {lead}...)): the mean over no samples is undefined; pass "
+                "spikes of at least one sample or use reduction='sum'"
+            )
         for name, spikes in (("pre", pre), ("post", post)):
             if spikes.dtype != torch.bool:
                 if not bool(torch.isfinite(spikes).all()):
@@ -319,6 +529,18 @@ class STDPLearner:
 
     # ------------------------------------------------------------------ learning
 
+    @staticmethod
+    def _check_finite(ok: bool, what: str) -> None:
+        """Raise before anything is committed when an update or trace is not finite."""
+        if not ok:
+            raise ValueError(
+                f"the {what} is not finite (NaN or inf, or beyond the weight dtype's range); "
+                "nothing was changed. Causes: layer.weight already holding NaN/inf, spike counts "
+                "so large that traces or correlations overflow the weight's dtype, amplitudes too "
+                "large for it, or a custom weight dependence returning NaN/inf; use smaller "
+                "counts or amplitudes, a float64 layer, or fix the dependence"
+            )
+
     def _bounded_change(self, w: torch.Tensor, dw: torch.Tensor) -> torch.Tensor:
         """The change that moving ``w`` by ``dw`` and clipping to the bounds makes."""
         if not self.rule.bounded:
@@ -326,16 +548,12 @@ class STDPLearner:
         return self.rule.clip(w + dw) - w
 
     def _apply(self, dw: torch.Tensor) -> None:
+        """Grad mode: accumulate ``-dw`` into ``weight.grad``."""
         weight = self.layer.weight
-        if self.update == "grad":
-            if weight.grad is None:
-                weight.grad = -dw
-            else:
-                weight.grad.sub_(dw)
+        if weight.grad is None:
+            weight.grad = -dw
         else:
-            weight.add_(dw)
-            if self.rule.bounded:  # removes the rounding of w + (clip(w + dw) - w)
-                weight.clamp_(self.rule.w_min, self.rule.w_max)
+            weight.grad.sub_(dw)
 
     def _initial_traces(self, pre_shape, post_shape) -> Dict[str, torch.Tensor]:
         """The traces to start from, on the weight's device and in its dtype (zeros at first).
@@ -397,8 +615,24 @@ class STDPLearner:
                 potentiation = potentiation / pre.shape[0]
                 depression = depression / pre.shape[0]
             f_plus, f_minus = self.rule.amplitudes(weight)
-            dw = self._bounded_change(weight, f_plus * potentiation - f_minus * depression)
-            self._apply(dw)
+            raw = f_plus * potentiation - f_minus * depression
+            moved = weight + raw
+            # checked before clipping (which would hide an inf): update and weight in one sum;
+            # spike counts can also overflow the traces
+            checked = (moved, *after.values()) if pre.dtype != torch.bool or post.dtype != torch.bool else (moved,)
+            self._check_finite(_all_finite(checked), "weight update of this step")
+            if self.update == "grad":
+                dw = self.rule.clip(moved) - weight if self.rule.bounded else raw
+                self._apply(dw)
+            elif self.rule.bounded:
+                # the weight becomes exactly clip(w + raw), as in run(): w + (clip(w + raw) - w)
+                # can round to one ulp inside a bound, where a Guetig factor is far from zero
+                new = moved.clamp_(self.rule.w_min, self.rule.w_max)
+                dw = new - weight
+                weight.copy_(new)
+            else:
+                dw = raw
+                weight.add_(dw)
             self._traces = after
             self.steps += 1
         return dw
@@ -429,59 +663,121 @@ class STDPLearner:
             ``record=True`` an :class:`STDPHistory`.
         """
         pre_seq, post_seq = self._check_spikes(pre_seq, post_seq, time_axis=True)
+        if not isinstance(record, bool):
+            raise TypeError(f"record must be True or False, got {record!r}")
         weight = self.layer.weight
         steps = pre_seq.shape[0]
-        with torch.no_grad():
-            start = self._initial_traces(pre_seq.shape[1:], post_seq.shape[1:])
-            spiking = lambda seq: (seq != 0).reshape(steps, seq.shape[1:].numel()).any(1)  # noqa: E731
-            is_event = spiking(pre_seq) | spiking(post_seq)
-            event_steps = is_event.nonzero().flatten()
-            per_event = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel() + 8 * weight.numel()
-            per_event += (len(self._specs) - 2) * max(pre_seq.shape[1:].numel(), post_seq.shape[1:].numel())
-            chunk = max(1, _CHUNK_ELEMENTS // per_event)
-            w_start = weight.detach().clone()
-            w = w_start
-            total = torch.zeros_like(w)
-            traces, last_step = start, -1  # traces right after step last_step
-            parts = []  # per chunk: (weights after each event, traces after each event)
-            for begin in range(0, event_steps.numel(), chunk):
-                at = event_steps[begin : begin + chunk]
-                gaps = torch.diff(at, prepend=at.new_tensor([last_step]))
-                events = {"pre": pre_seq[at], "post": post_seq[at]}
-                after = {
-                    s.name: trace_sequence(events[s.side], traces[s.name], self._factors[s.name], s.pairing, gaps)
-                    for s in self._specs
-                }
-                # before each event's spikes: the previous event's trace, decayed over the gap
-                gap = gaps.to(w.dtype)
-                before = {
-                    s.name: torch.cat([traces[s.name].unsqueeze(0), after[s.name][:-1]])
-                    * self._factors[s.name] ** gap.reshape(-1, *([1] * traces[s.name].dim()))
-                    for s in self._specs
-                }
-                w, change, w_events = self._learn_events(w, events["pre"], events["post"],
-                                                         self._read(before, after), record)
-                total += change
-                if record:
-                    parts.append((w_events, after))
-                traces, last_step = {n: t[-1] for n, t in after.items()}, int(at[-1])
-            # decay from the last event to the end of the run
-            tail = steps - 1 - last_step
-            end = {n: t * self._factors[n] ** tail for n, t in traces.items()}
-            if steps:
+        if record:
+            self._check_history_fits(steps, pre_seq.shape[1:], post_seq.shape[1:])
+        try:
+            with torch.no_grad():
+                result, w_end, end = self._run(pre_seq, post_seq, record)
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
+            if not isinstance(err, MemoryError) and not _is_allocation_error(err):
+                raise
+            raise MemoryError(
+                f"run() of {steps} steps ran out of memory ({err}); nothing was changed. Split the "
+                "run into shorter pieces" + (" or pass record=False" if record else "")
+            ) from None
+        # everything is computed: commit weight (or grad), traces and step count together
+        if steps:
+            with torch.no_grad():
                 if self.update == "grad":
-                    self._apply(total)
+                    self._apply(result.dw if record else result)
                 else:
-                    total = w - w_start
-                    weight.copy_(w)
-                self._traces = {n: t.clone() for n, t in end.items()}
-                self.steps += steps
-            if not record:
-                return total
-            return self._expand_history(total, steps, event_steps, w_start, start, parts)
+                    weight.copy_(w_end)
+            self._traces = end
+            self.steps += steps
+        return result
+
+    def _check_history_fits(self, steps: int, pre_shape, post_shape) -> None:
+        """Refuse ``record=True`` up front when the history cannot fit in the device's memory."""
+        weight = self.layer.weight
+        shapes = {"pre": pre_shape.numel(), "post": post_shape.numel()}
+        per_step = weight.numel() + sum(shapes[spec.side] for spec in self._specs)
+        need = steps * per_step * weight.element_size()
+        try:
+            if weight.device.type == "cuda":
+                free = torch.cuda.mem_get_info(weight.device)[0]
+            else:
+                free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except (AttributeError, ValueError, OSError, RuntimeError):
+            return  # unknown: the allocation itself is guarded in run()
+        if need > free:
+            most = max(1, free // max(1, 2 * per_step * weight.element_size()))
+            raise ValueError(
+                f"run(record=True) over {steps} steps would keep {need / 2**30:.3g} GiB of history "
+                f"(weights and traces at every step), more than the {free / 2**30:.3g} GiB free; "
+                f"record at most about {most} steps per call (split the run) or pass record=False"
+            )
+
+    def _run(self, pre_seq, post_seq, record):
+        """The whole run without changing the learner: (dw or history, final weight, final traces)."""
+        weight = self.layer.weight
+        steps = pre_seq.shape[0]
+        start = self._initial_traces(pre_seq.shape[1:], post_seq.shape[1:])
+        spiking = lambda seq: (seq != 0).reshape(steps, seq.shape[1:].numel()).any(1)  # noqa: E731
+        is_event = spiking(pre_seq) | spiking(post_seq)
+        event_steps = is_event.nonzero().flatten()
+        per_event = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel() + 8 * weight.numel()
+        per_event += (len(self._specs) - 2) * max(pre_seq.shape[1:].numel(), post_seq.shape[1:].numel())
+        chunk = max(1, _CHUNK_ELEMENTS // per_event)
+        w_start = weight.detach().clone()
+        # every step clips in place, silent ones included: a weight set outside the bounds is
+        # clipped by a silent first step (a no-op for weights within them); an event at the
+        # first step moves the unclipped weight and clips the result, as step() does
+        silent_first = steps and (event_steps.numel() == 0 or int(event_steps[0]) > 0)
+        w = self.rule.clip(w_start) if silent_first and self.update == "in-place" else w_start
+        w_first = w
+        total = torch.zeros_like(w)
+        checksum = w_start.sum()  # NaN/inf propagate through sums: no sync per event
+        counts = pre_seq.dtype != torch.bool or post_seq.dtype != torch.bool
+        traces, last_step = start, -1  # traces right after step last_step
+        parts = []  # per chunk: (weights after each event, traces after each event)
+        for begin in range(0, event_steps.numel(), chunk):
+            at = event_steps[begin : begin + chunk]
+            gaps = torch.diff(at, prepend=at.new_tensor([last_step]))
+            events = {"pre": pre_seq[at], "post": post_seq[at]}
+            after = {
+                s.name: trace_sequence(events[s.side], traces[s.name], self._factors[s.name], s.pairing, gaps)
+                for s in self._specs
+            }
+            if counts:
+                for t in after.values():
+                    checksum = checksum + t.sum()
+            # before each event's spikes: the previous event's trace, decayed over the gap
+            gap = gaps.to(w.dtype)
+            before = {
+                s.name: torch.cat([traces[s.name].unsqueeze(0), after[s.name][:-1]])
+                * self._factors[s.name] ** gap.reshape(-1, *([1] * traces[s.name].dim()))
+                for s in self._specs
+            }
+            w, change, w_events, finite = self._learn_events(w, events["pre"], events["post"],
+                                                             self._read(before, after), record)
+            checksum = checksum + finite
+            total += change
+            if record:
+                parts.append((w_events, after))
+            traces, last_step = {n: t[-1] for n, t in after.items()}, int(at[-1])
+        self._check_finite(math.isfinite(checksum.item()), "weight update of this run")
+        if self.update == "grad" and self.rule.bounded:
+            # a silent step's bounded change clip(w) - w (non-zero only outside the bounds)
+            total += (steps - event_steps.numel()) * (self.rule.clip(w_start) - w_start)
+        elif self.update == "in-place":
+            total = w - w_start
+        # decay from the last event to the end of the run
+        tail = steps - 1 - last_step
+        end = {n: (t * self._factors[n] ** tail).clone() for n, t in traces.items()}
+        if not record:
+            return total, w, end
+        return self._expand_history(total, steps, event_steps, w_first, start, parts), w, end
 
     def _learn_events(self, w, pre, post, read, record):
-        """Weight updates at a chunk of events; returns (new w, total change, w after each event)."""
+        """Weight updates at a chunk of events.
+
+        Returns (new w, total change, w after each event, a 0-d sum of the raw updates: finite
+        when all of them are, unless they overflow the dtype together).
+        """
         dtype = w.dtype
         scale = 1.0 / pre.shape[1] if self.reduction == "mean" else 1.0
         p_pre, p_post, d_pre, d_post = self.rule.correlation_terms(pre.to(dtype), post.to(dtype), read)
@@ -493,28 +789,33 @@ class STDPLearner:
             # amplitudes are the same at every event: all raw updates at once
             f_plus, f_minus = self.rule.amplitudes(w)
             raw = f_plus * potentiation - f_minus * depression
+            finite = raw.sum()
             if self.update == "grad":  # the weight stays put; each event's bounded change counts
                 changes = self._bounded_change(w, raw)
-                return w, changes.sum(0), (w.expand_as(changes) if record else None)
+                return w, changes.sum(0), (w.expand_as(changes) if record else None), finite
             if not self.rule.bounded:  # additive and unclipped: a cumulative sum
                 path = w + raw.cumsum(0)
-                return path[-1], path[-1] - w, (path if record else None)
+                return path[-1], path[-1] - w, (path if record else None), finite
         # The scan does O(K log K) elementwise work against the loop's O(K) plus ~30 us of Python
         # per event: it wins for small weights (a synapse, a row), the loop for large layers.
         small = w.numel() * max(1, potentiation.shape[0] - 1).bit_length() <= _SCAN_MAX_WORK
         maps = self._clamped_affine_maps(w, potentiation, depression) if small else None
         if maps is not None:  # clipped additive or multiplicative: a parallel prefix scan
+            finite = maps[0].sum() + maps[1].sum()
             path = scan.apply(scan.prefix_compose(maps), w)
-            return path[-1], path[-1] - w, (path if record else None)
+            return path[-1], path[-1] - w, (path if record else None), finite
         # other weight dependences: elementwise work per event
         start = w
         after = []
+        finite = torch.zeros((), dtype=w.dtype, device=w.device)
         for potentiation_k, depression_k in zip(potentiation, depression):
             f_plus, f_minus = self.rule.amplitudes(w)
-            w = self.rule.clip(w + (f_plus * potentiation_k - f_minus * depression_k))
+            raw = f_plus * potentiation_k - f_minus * depression_k
+            finite = finite + raw.sum()  # no sync: checked once after the run
+            w = self.rule.clip(w + raw)
             if record:
                 after.append(w)
-        return w, w - start, (torch.stack(after) if record else None)
+        return w, w - start, (torch.stack(after) if record else None), finite
 
     def _clamped_affine_maps(self, w, potentiation, depression) -> Optional[scan.ClampedAffine]:
         """Each event's in-place update as ``w -> clip(alpha w + beta)``, where that form is exact.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Tuple
 
@@ -32,9 +33,20 @@ SIDES = ("pre", "post")
 
 
 def _check_real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    return float(value)
+    """``value`` as a Python float: ints, floats, NumPy scalars and 0-d real torch tensors.
+
+    Booleans, strings, complex numbers and tensors with more than one element are refused
+    with a ``TypeError`` that names the argument.
+    """
+    if isinstance(value, torch.Tensor):
+        if value.dim() == 0 and not value.is_complex() and value.dtype != torch.bool:
+            return float(value.item())
+    elif not isinstance(value, bool) and isinstance(value, numbers.Real):  # NumPy bool_ is not Real
+        return float(value)
+    raise TypeError(
+        f"{name} must be a real number (int, float, a NumPy scalar or a 0-d tensor), "
+        f"got {type(value).__name__} {value!r}"
+    )
 
 
 def _check_time_constant(name: str, value: float) -> None:
@@ -87,6 +99,29 @@ def _dependence_within_bounds(rule: Any) -> WeightDependence:
             f"w_min and w_max (got w_min={rule.w_min}, w_max={rule.w_max})"
         )
     return dependence
+
+
+def _check_factor(name: str, factor: Any, w: torch.Tensor) -> None:
+    """A custom dependence's factor must be a real number or a tensor broadcastable to ``w``."""
+    if isinstance(factor, torch.Tensor):
+        try:
+            shape = torch.broadcast_shapes(factor.shape, w.shape)
+        except RuntimeError:
+            shape = None
+        if shape != w.shape:
+            raise ValueError(
+                f"the custom weight dependence's {name} returned a tensor shaped {tuple(factor.shape)} "
+                f"for a weight shaped {tuple(w.shape)}; it must return a tensor of the weight's shape "
+                "(or one that broadcasts to it), e.g. torch.ones_like(w)"
+            )
+        if factor.is_complex():
+            raise TypeError(f"the custom weight dependence's {name} returned a {factor.dtype} tensor")
+        return
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+        raise TypeError(
+            f"the custom weight dependence's {name} must return a tensor shaped like the weight "
+            f"(or a real number), got {type(factor).__name__}"
+        )
 
 
 @dataclass(frozen=True)
@@ -183,6 +218,9 @@ class Rule(abc.ABC):
             to ``w``.
         """
         f_plus, f_minus = self.dependence.factors(w, self.w_min, self.w_max)
+        if self.dependence.name == "custom":
+            _check_factor("f_plus", f_plus, w)
+            _check_factor("f_minus", f_minus, w)
         scale_plus, scale_minus = self.amplitude_scale
         return scale_plus * f_plus, scale_minus * f_minus
 
