@@ -333,3 +333,9 @@ def test_player_options_are_checked_before_recording(explorers, keywords, error,
 
 def test_player_accepts_numpy_integers_for_frames(explorers):
     assert len(explorers[WindowExplorer].player(control="w", frames=np.int64(2)).frames) == 2
+
+
+@pytest.mark.parametrize("control, error", [(3, TypeError), (None, TypeError), ("tau", ValueError)], ids=repr)
+def test_player_control_must_name_a_control(explorers, control, error):
+    with pytest.raises(error, match="tau_pre"):
+        explorers[WindowExplorer].player(control=control)

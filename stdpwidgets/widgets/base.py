@@ -74,7 +74,11 @@ class Explorer(widgets.VBox):
     Attributes
     ----------
     controls : dict of str to ipywidgets.Widget
-        The control widgets by parameter name; set ``.value`` to change a parameter.
+        The control widgets by parameter name; set ``.value`` to change a parameter. A value
+        of the wrong kind (text for a slider, a number for a checkbox) raises a ``TypeError``
+        and one that is not an option of a dropdown, or NaN/inf for a whole-number slider, a
+        ``ValueError``, each naming the control; a slider clamps a number outside its range
+        to it, and NaN in a float slider is refused in the message line (nothing is computed).
     figure : matplotlib.figure.Figure
         The explorer's figure (updated in place on every change).
     data : dict
@@ -372,7 +376,10 @@ class Explorer(widgets.VBox):
             return self._record(slider, player_values(slider, frames or self.default_time_frames), label,
                                 name="time", title=f"{name} over time", fps=8.0 if fps is None else fps,
                                 loop=loop, start_at_end=True, recompute=False)
-        if not isinstance(control, str) or control not in self.controls:
+        if not isinstance(control, str):
+            raise TypeError(f"control must be the name of a control (one of {', '.join(self.controls)}), "
+                            f"got {type(control).__name__} {control!r}")
+        if control not in self.controls:
             raise ValueError(f"{name} has no control {control!r}; its controls are: {', '.join(self.controls)}")
         widget = self.controls[control]
         if values is None:
