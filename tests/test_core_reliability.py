@@ -85,6 +85,7 @@ def inference_linear():
     (lambda: nn.Linear(4, 3).half(), RULE, TypeError, r"layer\.weight is torch\.float16; .*resolution.*float32 or float64"),
     (lambda: nn.Conv2d(1, 1, 3).to(torch.bfloat16), RULE, TypeError, r"layer\.weight is torch\.bfloat16"),
     (inference_linear, RULE, ValueError, r"layer\.weight .* inference_mode"),
+    (lambda: nn.Linear(4, 3, device="meta"), RULE, ValueError, r"layer\.weight .* meta device .*to_empty"),
     (lambda: nn.Linear(4, 3), STDPRule(16.8, 33.7, 1e39, 1e39, w_min=0.0, w_max=1.0), ValueError, "amplitude 1e\\+39 overflows the layer's torch.float32"),
 ])
 def test_layers_stdp_cannot_update_are_refused(make, rule, error, match):
@@ -131,6 +132,12 @@ def nan_weight(learner):
         learner.layer.weight[0, 0] = math.nan
 
 
+def dependence(f_plus):
+    def change(learner):
+        learner.rule = STDPRule(16.8, 33.7, 0.01, 0.01, weight_dependence=(f_plus, torch.ones_like))
+    return change
+
+
 def huge_amplitude_after_double(learner):
     learner.layer.double()
     learner.rule = STDPRule(16.8, 33.7, 1e300, 1e300, w_min=0.0, w_max=1.0)
@@ -149,6 +156,8 @@ BAD_CALLS = [
     ("callable-nan", nan_dependence, ONES, ValueError, "not finite .*custom weight dependence"),
     ("weight-holds-nan", nan_weight, (torch.zeros(2, 4), torch.zeros(2, 3)), ValueError, "layer.weight already holding NaN"),
     ("callable-wrong-shape", wrong_shape_dependence, ONES, ValueError, r"f_plus returned a tensor shaped \(5,\) for a weight shaped \(3, 4\)"),
+    ("callable-other-device", dependence(lambda w: torch.ones(3, 4, device="meta")), ONES, ValueError, "f_plus returned a tensor on meta for a weight on cpu"),
+    ("callable-returns-string", dependence(lambda w: "1"), ONES, TypeError, "f_plus must return a tensor shaped like the weight .*got str"),
     ("amplitude-overflow-later", huge_amplitude_after_double, (torch.full((2, 4), 1e10, dtype=torch.float64), torch.full((2, 3), 1e10, dtype=torch.float64)), ValueError, "not finite"),
 ]
 
@@ -224,6 +233,13 @@ def test_traces_follow_a_dtype_change(method):
         learner.step(pre, post)
     assert all(t.dtype == torch.float64 for t in learner.traces.values())
     assert learner.state_dict()["traces"]["x"].dtype == torch.float64
+
+
+def test_a_custom_factor_in_another_dtype_keeps_the_weight_dtype():
+    rule = STDPRule(16.8, 33.7, 0.01, 0.01, weight_dependence=(lambda w: (1 - w).double(), lambda w: 0.5))
+    learner = STDPLearner(nn.Linear(4, 3, bias=False), rule)
+    assert learner.step(torch.ones(2, 4), torch.ones(2, 3)).dtype == torch.float32
+    assert learner.run(torch.ones(3, 2, 4), torch.ones(3, 2, 3)).dtype == torch.float32
 
 
 # ---------------------------------------------------------------- step == run
@@ -354,6 +370,7 @@ BAD_STATES = [
     ("list-traces", lambda g: traces(g, x=[[0.0] * 4] * 2), TypeError, "saved trace 'x' must be a dense floating-point tensor, got list"),
     ("wrong-names", lambda g: dict(g, traces={"x": g["traces"]["x"]}), ValueError, r"traces \['x'\] do not match"),
     ("traces-not-a-dict", lambda g: dict(g, traces=[1, 2]), ValueError, "do not match this rule's traces"),
+    ("meta-traces", lambda g: traces(g, x=torch.ones(2, 4, device="meta")), ValueError, "saved trace 'x' is on the meta device"),
     ("post-wrong-shape", lambda g: traces(g, y=torch.ones(2, 4)), ValueError, r"saved trace 'y' is shaped \(2, 4\)"),
     ("pre-trace-wrong-features", other_layer_state, ValueError, r"saved trace 'x' is shaped \(2, 5\), which does not fit this layer .*another layer"),
 ]

@@ -58,6 +58,38 @@ def _all_finite(tensors) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in tensors)  # the sums may just overflow
 
 
+def _free_memory(device: torch.device) -> Optional[int]:
+    """Bytes that can still be allocated on ``device`` (None when unknown): the CUDA device's free
+    memory, or the host's MemAvailable (free plus reclaimable cache), capped by RLIMIT_AS."""
+    try:
+        if device.type == "cuda":
+            return int(torch.cuda.mem_get_info(device)[0])
+        if device.type != "cpu":
+            return None
+        free = None
+        try:
+            with open("/proc/meminfo") as meminfo:
+                for line in meminfo:
+                    if line.startswith("MemAvailable:"):
+                        free = int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+        if free is None:
+            free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        try:
+            import resource
+
+            soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+            if soft != resource.RLIM_INFINITY:
+                free = min(free, soft)
+        except (ImportError, OSError, ValueError):
+            pass
+        return int(free)
+    except (AttributeError, ValueError, OSError, RuntimeError):
+        return None  # the allocation itself is guarded in run()
+
+
 def _is_allocation_error(err: BaseException) -> bool:
     """True for torch's out-of-memory errors (CPU allocators raise a plain RuntimeError)."""
     if isinstance(err, torch.OutOfMemoryError):
@@ -224,6 +256,8 @@ class STDPLearner:
             raise ValueError(f"unknown reduction {reduction!r}; use one of {', '.join(map(repr, REDUCTIONS))}")
         if update not in UPDATES:
             raise ValueError(f"unknown update {update!r}; use one of {', '.join(map(repr, UPDATES))}")
+        if type(traces_first).__name__ == "bool_":  # NumPy's bool
+            traces_first = bool(traces_first)
         if not isinstance(traces_first, bool):
             raise TypeError(f"traces_first must be True or False, got {traces_first!r}")
         self.layer = layer
@@ -296,7 +330,13 @@ class STDPLearner:
         }
 
     def state_dict(self) -> Dict[str, Any]:
-        """Traces, step count and configuration, for ``torch.save`` beside the layer's own state."""
+        """Traces, step count and configuration, for ``torch.save`` beside the layer's own state.
+
+        A weight-dependence callable that cannot be pickled (a lambda, a local function) is
+        stored in the configuration as a description (``"<unpicklable module.qualname>"``), so
+        the checkpoint can still be saved; a strict :meth:`load_state_dict` compares that
+        description, not the code.
+        """
         traces = None if self._traces is None else {k: t.detach().clone() for k, t in self._traces.items()}
         return {"traces": traces, "steps": self.steps, "config": self._config()}
 
@@ -381,6 +421,8 @@ class STDPLearner:
             if not isinstance(t, torch.Tensor) or t.layout != torch.strided or not t.is_floating_point():
                 got = t.dtype if isinstance(t, torch.Tensor) else type(t).__name__
                 raise TypeError(f"saved trace {name!r} must be a dense floating-point tensor, got {got}")
+            if t.device.type == "meta":
+                raise ValueError(f"saved trace {name!r} is on the meta device and holds no values")
         pre_name = self._pair_names[0]
         pre_shape = tuple(saved[pre_name].shape)
         try:
@@ -454,6 +496,11 @@ class STDPLearner:
                     "(layer.float()) and cast a copy for inference"
                 )
             raise TypeError(f"STDP needs a float32 or float64 layer.weight, got {weight.dtype}")
+        if weight.device.type == "meta":
+            raise ValueError(
+                f"layer.weight of the {name} is on the meta device (it holds no values); materialise "
+                "it first, e.g. layer.to_empty(device='cpu') and an initialisation"
+            )
         if weight.is_inference():
             raise ValueError(
                 f"layer.weight of the {name} was created inside torch.inference_mode() and cannot be updated "
@@ -520,7 +567,10 @@ class STDPLearner:
                 "spikes of at least one sample or use reduction='sum'"
             )
         for name, spikes in (("pre", pre), ("post", post)):
-            if spikes.dtype != torch.bool:
+            if spikes.dtype != torch.bool and spikes.numel():
+                low, high = torch.aminmax(spikes)  # one pass; NaN propagates into both
+                if bool(low >= 0) and math.isfinite(high.item()):
+                    continue
                 if not bool(torch.isfinite(spikes).all()):
                     raise ValueError(f"{name} spikes contain NaN or infinite values")
                 if bool((spikes < 0).any()):
@@ -696,14 +746,8 @@ class STDPLearner:
         shapes = {"pre": pre_shape.numel(), "post": post_shape.numel()}
         per_step = weight.numel() + sum(shapes[spec.side] for spec in self._specs)
         need = steps * per_step * weight.element_size()
-        try:
-            if weight.device.type == "cuda":
-                free = torch.cuda.mem_get_info(weight.device)[0]
-            else:
-                free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-        except (AttributeError, ValueError, OSError, RuntimeError):
-            return  # unknown: the allocation itself is guarded in run()
-        if need > free:
+        free = _free_memory(weight.device)
+        if free is not None and need > free:
             most = max(1, free // max(1, 2 * per_step * weight.element_size()))
             raise ValueError(
                 f"run(record=True) over {steps} steps would keep {need / 2**30:.3g} GiB of history "
@@ -804,15 +848,21 @@ class STDPLearner:
             finite = maps[0].sum() + maps[1].sum()
             path = scan.apply(scan.prefix_compose(maps), w)
             return path[-1], path[-1] - w, (path if record else None), finite
-        # other weight dependences: elementwise work per event
+        # clipped additive on a large layer, or other weight dependences: elementwise work per event
         start = w
         after = []
+        if self.rule.weight_independent:  # the raw updates are computed above, all at once
+            for raw_k in raw:
+                w = self.rule.clip(w + raw_k)
+                if record:
+                    after.append(w)
+            return w, w - start, (torch.stack(after) if record else None), finite
         finite = torch.zeros((), dtype=w.dtype, device=w.device)
         for potentiation_k, depression_k in zip(potentiation, depression):
             f_plus, f_minus = self.rule.amplitudes(w)
-            raw = f_plus * potentiation_k - f_minus * depression_k
-            finite = finite + raw.sum()  # no sync: checked once after the run
-            w = self.rule.clip(w + raw)
+            raw_k = f_plus * potentiation_k - f_minus * depression_k
+            finite = finite + raw_k.sum()  # no sync: checked once after the run
+            w = self.rule.clip(w + raw_k)
             if record:
                 after.append(w)
         return w, w - start, (torch.stack(after) if record else None), finite

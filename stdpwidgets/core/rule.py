@@ -101,8 +101,9 @@ def _dependence_within_bounds(rule: Any) -> WeightDependence:
     return dependence
 
 
-def _check_factor(name: str, factor: Any, w: torch.Tensor) -> None:
-    """A custom dependence's factor must be a real number or a tensor broadcastable to ``w``."""
+def _check_factor(name: str, factor: Any, w: torch.Tensor) -> Any:
+    """A custom dependence's factor: a real number, or a tensor broadcastable to ``w`` on its
+    device (returned in ``w``'s dtype, so the update keeps the weight's dtype)."""
     if isinstance(factor, torch.Tensor):
         try:
             shape = torch.broadcast_shapes(factor.shape, w.shape)
@@ -116,12 +117,18 @@ def _check_factor(name: str, factor: Any, w: torch.Tensor) -> None:
             )
         if factor.is_complex():
             raise TypeError(f"the custom weight dependence's {name} returned a {factor.dtype} tensor")
-        return
+        if factor.device != w.device:
+            raise ValueError(
+                f"the custom weight dependence's {name} returned a tensor on {factor.device} for a "
+                f"weight on {w.device}; compute it from w (e.g. 1 - w) or create it on w.device"
+            )
+        return factor if factor.dtype == w.dtype else factor.to(w.dtype)
     if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
         raise TypeError(
             f"the custom weight dependence's {name} must return a tensor shaped like the weight "
             f"(or a real number), got {type(factor).__name__}"
         )
+    return factor
 
 
 @dataclass(frozen=True)
@@ -219,8 +226,8 @@ class Rule(abc.ABC):
         """
         f_plus, f_minus = self.dependence.factors(w, self.w_min, self.w_max)
         if self.dependence.name == "custom":
-            _check_factor("f_plus", f_plus, w)
-            _check_factor("f_minus", f_minus, w)
+            f_plus = _check_factor("f_plus", f_plus, w)
+            f_minus = _check_factor("f_minus", f_minus, w)
         scale_plus, scale_minus = self.amplitude_scale
         return scale_plus * f_plus, scale_minus * f_minus
 
