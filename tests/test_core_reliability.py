@@ -101,6 +101,14 @@ def test_numpy_and_0d_tensor_scalars_are_accepted(value):
     assert STDPLearner(nn.Linear(2, 2), RULE, dt=value).dt == 20.0
 
 
+def test_power_law_accepts_numpy_scalars_and_names_a_bad_argument():
+    from stdpwidgets.core.dependence import power_law
+
+    assert power_law(np.float32(2.0), np.float64(0.5))[0].w0 == 2.0
+    with pytest.raises(TypeError, match="power_law: mu must be a real number .*got str"):
+        power_law(1.0, "0.4")
+
+
 @pytest.mark.parametrize("value", [True, np.bool_(True), "20", torch.ones(2), 1j])
 def test_non_real_scalars_are_refused_by_name(value):
     with pytest.raises(TypeError, match="tau_pre must be a real number .*NumPy scalar"):

@@ -175,11 +175,14 @@ def power_law(w0: float, mu: float) -> Tuple[PowerLawPotentiation, LinearDepress
     >>> rule = STDPRule(tau_pre=20.0, tau_post=20.0, a_plus=0.01, a_minus=0.01 * 1.05,
     ...                 weight_dependence=power_law(w0=1.0, mu=0.4), w_min=0.0)
     """
+    from .rule import _check_real  # here: rule.py imports this module
+
     values = {}
     for name, value in (("w0", w0), ("mu", mu)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"power_law: {name} must be a real number, got {type(value).__name__} {value!r}")
-        values[name] = float(value)
+        try:
+            values[name] = _check_real(name, value)
+        except TypeError as err:
+            raise TypeError(f"power_law: {err}") from None
     if not (math.isfinite(values["w0"]) and values["w0"] > 0):
         raise ValueError(f"power_law: w0 must be a positive, finite reference weight, got {w0!r}")
     if not (0.0 <= values["mu"] <= 1.0):
