@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from stdpwidgets import STDPLearner, STDPRule
+from stdpwidgets.core import learner as learner_module
 from stdpwidgets.core.triplet import TripletRule
 
 ATOL = 1e-9
@@ -91,9 +92,22 @@ def spikes(shape, steps, counts, density, seed):
     steps=st.integers(1, 8),
     outside=st.booleans(),
     seed=st.integers(0, 2**16),
+    scan=st.booleans(),
 )
 def test_run_is_repeated_step(layer_and_shape, rule, update, traces_first, reduction, decay, counts,
-                              density, steps, outside, seed):
+                              density, steps, outside, seed, scan):
+    """``scan=False`` sends run's clipped updates through the per-event loop (large layers)."""
+    saved = learner_module._SCAN_MAX_WORK
+    learner_module._SCAN_MAX_WORK = saved if scan else 0
+    try:
+        check_run_is_repeated_step(layer_and_shape, rule, update, traces_first, reduction, decay,
+                                   counts, density, steps, outside, seed)
+    finally:
+        learner_module._SCAN_MAX_WORK = saved
+
+
+def check_run_is_repeated_step(layer_and_shape, rule, update, traces_first, reduction, decay, counts,
+                               density, steps, outside, seed):
     torch.set_num_threads(1)
     layer, pre_shape = layer_and_shape
     layer = layer.double()

@@ -123,6 +123,12 @@ def parametrize_later(learner):
     parametrize.register_parametrization(learner.layer, "weight", Scale())
 
 
+def legacy_norm_later(learner):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nn.utils.weight_norm(learner.layer)
+
+
 def replace_weight(learner):
     learner.layer.weight = nn.Parameter(torch.full((5, 4), 0.5))
 
@@ -157,6 +163,7 @@ BAD_CALLS = [
     ("half-after-step", lambda L: L.layer.half(), ONES, TypeError, r"layer\.weight is torch\.float16"),
     ("bf16-after-step", lambda L: L.layer.to(torch.bfloat16), ONES, TypeError, r"layer\.weight is torch\.bfloat16"),
     ("parametrized-after", parametrize_later, ONES, ValueError, r"layer\.weight is parametrized"),
+    ("legacy-weight-norm-after", legacy_norm_later, ONES, ValueError, r"not a registered nn\.Parameter"),
     ("weight-replaced-other-shape", replace_weight, ONES, ValueError, r"shaped \(5, 4\) but the learner was built for \(3, 4\)"),
     ("sparse-spikes", None, (torch.ones(2, 4).to_sparse(), torch.ones(2, 3).to_sparse()), TypeError, "pre spikes must be a dense tensor.*to_dense"),
     ("spikes-huge-finite", lambda L: L.step(*HUGE), HUGE, ValueError, "not finite .*nothing was changed"),
