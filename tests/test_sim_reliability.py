@@ -286,3 +286,20 @@ def test_result_helpers_check_their_arguments():
     _raises(lambda: song.histogram(10**12), ValueError, "bins")
     with pytest.raises(TypeError, match="generator"):
         linear_poisson_output(torch.zeros(5, 1, 3), torch.zeros(3), 1.0, 10.0, generator=0)
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda: simulate_poisson_layer(RULE, 1, 2 * 10**7, duration_ms=20.0, n_snapshots=1), ValueError, "chunk_steps"),
+    (lambda: load_digit_images(seed="0"), TypeError, "seed"),
+    (lambda: first_spike_winners(torch.rand(2, 1, 3, 3), torch.rand(2, 8, 8), threshold=float("nan")), ValueError, "threshold"),
+    (lambda: first_spike_winners(torch.rand(2, 1, 3, 3), torch.rand(2, 8, 8), threshold="a"), TypeError, "threshold"),
+    (lambda: sim_window_epsilon(dt="1"), TypeError, "dt"),
+], ids=["layer-chunk-memory", "digits-seed-str", "winners-threshold-nan", "winners-threshold-str", "overlap-dt-str"])
+def test_more_arguments_checked(call, error, pattern):
+    _raises(call, error, pattern)
+
+
+def sim_window_epsilon(**kwargs):
+    from stdpwidgets.sim import window_epsilon_integral
+
+    return window_epsilon_integral(STDPRule(20.0, 20.0, 1e-3, 1e-3), 10.0, **kwargs)

@@ -464,7 +464,16 @@ def first_spike_winners(
     layer = nn.Conv2d(kernels.shape[1], kernels.shape[0], tuple(kernels.shape[2:]), bias=False)
     with torch.no_grad():
         layer.weight.copy_(kernels)
-    fractions = torch.as_tensor(threshold, dtype=kernels.dtype).reshape(-1)
+    try:
+        fractions = torch.as_tensor(threshold, dtype=kernels.dtype).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"threshold must be a number or a tensor of fractions, got {type(threshold).__name__}") from None
+    if fractions.numel() not in (1, kernels.shape[0]):
+        raise ValueError(f"threshold must hold one fraction or one per kernel ({kernels.shape[0]}), "
+                         f"got {fractions.numel()}")
+    if not bool(torch.isfinite(fractions).all()) or bool((fractions <= 0).any()):
+        raise ValueError(f"threshold must be finite and > 0 (a fraction of the summed kernel weight), got "
+                         f"{fractions.tolist()[:8]}")
     levels = fractions * kernels.sum(dim=(1, 2, 3))
     pre = latency_encode(images.to(kernels.dtype), steps_per_image)
     post = winner_take_all_spikes(layer, pre, levels)

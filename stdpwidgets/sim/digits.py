@@ -53,6 +53,7 @@ def load_digit_images(
     if n_images is not None:
         n_images = check_count("n_images", n_images, minimum=1)
     fallback = check_bool("fallback", fallback)
+    shuffle = make_generator(None, seed, torch.device("cpu")) if seed is not None else None  # checks seed first
     try:
         from sklearn.datasets import load_digits  # bundled with scikit-learn; no download
     except ImportError:
@@ -65,7 +66,7 @@ def load_digit_images(
         labels = torch.as_tensor(data.target)
         images = images[torch.isin(labels, torch.tensor(digits))]
     if seed is not None:
-        order = torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(seed))
+        order = torch.randperm(images.shape[0], generator=shuffle)
         images = images[order]
     if n_images is not None:
         if n_images > images.shape[0]:

@@ -99,6 +99,7 @@ def _overlap(rule: STDPRule, tau_epsilon: float, dt: Optional[float]) -> float:
     tau_epsilon = check_positive("tau_epsilon", tau_epsilon, "ms")
     if dt is None:
         return rule.tau_pre / (rule.tau_pre + tau_epsilon)
+    dt = check_positive("dt", dt, "ms")
     r, q = math.exp(-dt / tau_epsilon), math.exp(-dt / rule.tau_pre)
     return (1.0 - r) * q / (1.0 - r * q)
 

@@ -186,9 +186,10 @@ def simulate_poisson_layer(
         raise ValueError(f"n_snapshots = {n_snapshots} is more than the {steps} steps of the run; "
                          f"use n_snapshots <= {steps}")
     # input spikes (with poisson_spikes' float32 draws), output spikes, snapshots, the layer
-    nbytes = float(steps) * (6 * n_inputs + n_outputs) + (n_snapshots + 4) * synapses * 4.0
+    nbytes = (float(steps) * (6 * n_inputs + n_outputs) + (n_snapshots + 4) * synapses * 4.0
+              + min(chunk_steps, steps) * (4.0 * n_inputs + 16.0 * n_outputs))  # one chunk's drive and draws
     check_bytes(f"simulate_poisson_layer with {n_inputs} inputs, {n_outputs} outputs, {steps} steps and "
-                f"{n_snapshots} snapshots", nbytes, fix + ", or fewer n_inputs, n_outputs or n_snapshots")
+                f"{n_snapshots} snapshots", nbytes, fix + ", or fewer n_inputs, n_outputs, n_snapshots or chunk_steps")
     generator = make_generator(None, seed, device)
 
     layer = nn.Linear(n_inputs, n_outputs, bias=False).to(device)
