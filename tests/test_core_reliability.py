@@ -425,3 +425,28 @@ def test_a_lambda_dependence_can_be_checkpointed():
     fresh = STDPLearner(nn.Linear(3, 2), rule)
     fresh.load_state_dict(saved)
     assert fresh.steps == 1 and torch.equal(fresh.pre_trace, learner.pre_trace)
+
+
+@pytest.mark.parametrize("method", ["step", "run"])
+@pytest.mark.parametrize("side", ["pre", "post"])
+def test_graded_spikes_need_all_to_all_pairing(method, side):
+    """A reset trace would read 0.5 as a whole spike: nearest pairing refuses graded values."""
+    nearest = STDPRule(16.8, 33.7, 0.01, 0.0105, pairing="nearest", w_min=0.0, w_max=1.0)
+    layer = nn.Linear(4, 3, bias=False)
+    learner = STDPLearner(layer, nearest, dt=1.0)
+    learner.step(torch.ones(2, 4), torch.ones(2, 3))
+    before = snapshot(learner)
+    pre, post = torch.ones(2, 4), torch.ones(2, 3)
+    if side == "pre":
+        pre = torch.full((2, 4), 0.5)
+    else:
+        post = torch.full((2, 3), 1.25)
+    if method == "run":
+        pre, post = pre.unsqueeze(0), post.unsqueeze(0)
+    with pytest.raises(ValueError, match=f"{side} spikes contain values that are not whole numbers.*all-to-all"):
+        getattr(learner, method)(pre, post)
+    assert_untouched(learner, before)
+    # all-to-all takes the graded value as it is: the trace adds it
+    graded = STDPLearner(nn.Linear(4, 3, bias=False), RULE, dt=1.0)
+    graded.step(torch.full((2, 4), 0.5), torch.zeros(2, 3))
+    assert torch.equal(graded.pre_trace, torch.full((2, 4), 0.5))

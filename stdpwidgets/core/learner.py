@@ -287,6 +287,8 @@ class STDPLearner:
         self._read_after_spikes = tuple(
             (spec.name, traces_first and not spec.read_before_spikes) for spec in self._specs
         )
+        # sides whose traces are reset by a spike: they need whole spike counts
+        self._reset_sides = frozenset(spec.side for spec in self._specs if spec.pairing == "nearest")
         self._traces: Optional[Dict[str, torch.Tensor]] = None
         self.steps = 0
 
@@ -570,6 +572,16 @@ class STDPLearner:
             if spikes.dtype != torch.bool and spikes.numel():
                 low, high = torch.aminmax(spikes)  # one pass; NaN propagates into both
                 if bool(low >= 0) and math.isfinite(high.item()):
+                    # A reset (nearest) trace reads any value > 0 as one spike, an added trace adds the
+                    # value: graded input means the same to both only when it is a whole count.
+                    if name in self._reset_sides and bool(torch.frac(spikes).any()):
+                        raise ValueError(
+                            f"{name} spikes contain values that are not whole numbers (e.g. "
+                            f"{float(spikes[torch.frac(spikes) != 0][0]):g}), which nearest pairing would "
+                            "read as whole spikes; pass counts 0, 1, 2, ... or bool (round or threshold "
+                            "the signal), or use pairing='all-to-all', where a graded value adds itself "
+                            "to the trace"
+                        )
                     continue
                 if not bool(torch.isfinite(spikes).all()):
                     raise ValueError(f"{name} spikes contain NaN or infinite values")
@@ -630,7 +642,8 @@ class STDPLearner:
         ----------
         pre : Tensor
             Presynaptic spikes of this step, ``(batch, *layer input)``, bool or counts in the
-            weight's dtype.
+            weight's dtype (whole numbers >= 0; with all-to-all pairing a graded value >= 0 is
+            taken as it is and adds itself to the traces, nearest pairing refuses it).
         post : Tensor
             Postsynaptic spikes of this step, ``(batch, *layer output)``.
 
