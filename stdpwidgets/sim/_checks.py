@@ -185,3 +185,18 @@ def make_generator(
             raise ValueError(f"seed must fit in 64 bits (0 <= seed < 2**64), got {seed}")
         return torch.Generator(device=device).manual_seed(seed)
     return None
+
+
+def check_images_for_kernels(images: Any, kernels: torch.Tensor) -> torch.Tensor:
+    """Images ``(n, H, W)`` or ``(n, C_in, H, W)`` that ``kernels`` ``(C_out, C_in, kH, kW)`` fit,
+    as a 4-D tensor (``TypeError`` for a non-tensor, ``ValueError`` for a layout or size that does
+    not fit)."""
+    images = check_tensor("images", images, "(n, H, W) or (n, C_in, H, W)")
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    if images.dim() != 4 or images.shape[1] != kernels.shape[1]:
+        raise ValueError(f"images must be (n, H, W) or (n, {kernels.shape[1]}, H, W) for these kernels, "
+                         f"got {tuple(images.shape)}")
+    if kernels.shape[2] > images.shape[2] or kernels.shape[3] > images.shape[3]:
+        raise ValueError(f"kernels of {tuple(kernels.shape[2:])} are larger than the images {tuple(images.shape[2:])}")
+    return images

@@ -22,7 +22,8 @@ from torch import nn
 
 from ..core import Rule, STDPLearner, STDPRule
 from ._budget import check_bytes, check_steps, check_work
-from ._checks import check_bool, check_count, check_device, check_finite, check_positive, check_tensor, make_generator
+from ._checks import (check_bool, check_count, check_device, check_finite, check_images_for_kernels, check_positive,
+                      check_tensor, make_generator)
 from .encoding import ENCODINGS, latency_encode, poisson_encode
 
 __all__ = [
@@ -446,16 +447,9 @@ def first_spike_winners(
     kernels, which the per-channel spike count cannot (every channel may fire on every image).
     """
     kernels = check_tensor("kernels", kernels, "(C_out, C_in, kH, kW)")
-    images = check_tensor("images", images, "(n, H, W) or (n, C_in, H, W)")
     if kernels.dim() != 4:
         raise ValueError(f"kernels must be (C_out, C_in, kH, kW), got {tuple(kernels.shape)}")
-    if images.dim() == 3:
-        images = images.unsqueeze(1)
-    if images.dim() != 4 or images.shape[1] != kernels.shape[1]:
-        raise ValueError(f"images must be (n, H, W) or (n, {kernels.shape[1]}, H, W) for these kernels, "
-                         f"got {tuple(images.shape)}")
-    if kernels.shape[2] > images.shape[2] or kernels.shape[3] > images.shape[3]:
-        raise ValueError(f"kernels of {tuple(kernels.shape[2:])} are larger than the images {tuple(images.shape[2:])}")
+    images = check_images_for_kernels(images, kernels)
     steps_per_image = check_count("steps_per_image", steps_per_image, minimum=1)
     check_bytes(f"first_spike_winners over {images.shape[0]} images x {steps_per_image} steps_per_image",
                 float(steps_per_image) * images.numel() * 16 + float(steps_per_image) * images.shape[0]

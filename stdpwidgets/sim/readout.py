@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from ._budget import check_bytes, check_steps
-from ._checks import check_bool, check_count, check_finite, check_positive, check_tensor, make_generator
+from ._checks import (check_bool, check_count, check_finite, check_images_for_kernels, check_positive, check_tensor,
+                      make_generator)
 
 __all__ = [
     "load_labelled_digits",
@@ -103,14 +104,7 @@ def conv_features(images: torch.Tensor, kernels: torch.Tensor, pool: int = 2) ->
     """
     kernels = _check_kernels(kernels)
     pool = check_count("pool", pool, minimum=1)
-    images = check_tensor("images", images, "(n, H, W) or (n, C_in, H, W)")
-    if images.dim() == 3:
-        images = images.unsqueeze(1)
-    if images.dim() != 4 or images.shape[1] != kernels.shape[1]:
-        raise ValueError(f"images must be (n, H, W) or (n, {kernels.shape[1]}, H, W) for these kernels, "
-                         f"got {tuple(images.shape)}")
-    if kernels.shape[2] > images.shape[2] or kernels.shape[3] > images.shape[3]:
-        raise ValueError(f"kernels of {tuple(kernels.shape[2:])} are larger than the images {tuple(images.shape[2:])}")
+    images = check_images_for_kernels(images, kernels)
     out = (images.shape[2] - kernels.shape[2] + 1) * (images.shape[3] - kernels.shape[3] + 1)
     check_bytes(f"conv_features of {images.shape[0]} images with {kernels.shape[0]} kernels",
                 float(images.shape[0]) * kernels.shape[0] * out * 8 * 2, "pass fewer images or kernels")
