@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-import torch
-
 from .triplet import TripletRule
+from .window import weight_factors
 
 __all__ = ["triplet_protocol_change", "triplet_poisson_drift", "triplet_bcm_threshold"]
 
@@ -141,13 +140,7 @@ def triplet_poisson_drift(
     """
     if not isinstance(rule, TripletRule):
         raise TypeError(f"rule must be a TripletRule, got {type(rule).__name__}")
-    if rule.weight_independent:
-        f_plus = f_minus = 1.0
-    elif w is None:
-        raise ValueError(f"the {rule.dependence.name!r} drift depends on the weight; pass the current weight w")
-    else:
-        factors = rule.dependence.factors(torch.as_tensor(float(w), dtype=torch.float64), rule.w_min, rule.w_max)
-        f_plus, f_minus = (float(f) for f in factors)
+    f_plus, f_minus = weight_factors(rule, w, "drift")
     if rule.pairing != "all-to-all":
         raise ValueError("the Poisson drift here is for all-to-all pairing; pass pairing='all-to-all'")
     if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):

@@ -7,11 +7,11 @@ compute from spike *times* what the traces compute step by step.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 
-from .rule import STDPRule
+from .rule import Rule, STDPRule
 
 __all__ = [
     "stdp_window",
@@ -25,15 +25,23 @@ __all__ = [
 Times = Union[Sequence[float], torch.Tensor]
 
 
-def _amplitudes(rule: STDPRule, w: Optional[float]):
+def weight_factors(rule: Rule, w: Optional[float], what: str = "window") -> Tuple[float, float]:
+    """The dependence's ``(f_plus(w), f_minus(w))`` as floats; ``w`` may be None for an additive
+    rule, else a ``ValueError`` says that the ``what`` depends on the weight."""
     if w is None:
         if not rule.weight_independent:
             raise ValueError(
-                f"the {rule.dependence.name!r} window depends on the weight; pass the current weight w"
+                f"the {rule.dependence.name!r} {what} depends on the weight; pass the current weight w"
             )
         w = 0.0
-    f_plus, f_minus = rule.amplitudes(torch.as_tensor(float(w), dtype=torch.float64))
+    f_plus, f_minus = rule.dependence.factors(torch.as_tensor(float(w), dtype=torch.float64), rule.w_min, rule.w_max)
     return float(f_plus), float(f_minus)
+
+
+def _amplitudes(rule: STDPRule, w: Optional[float]):
+    """``(F+(w), F-(w))`` of a pair rule as floats (see :func:`weight_factors`)."""
+    f_plus, f_minus = weight_factors(rule, w)
+    return rule.a_plus * f_plus, rule.a_minus * f_minus
 
 
 def stdp_window(delta_t: Times, rule: STDPRule, w: Optional[float] = None, traces_first: bool = False) -> torch.Tensor:
