@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from stdpwidgets import STDPLearner, STDPRule
-from stdpwidgets.core import learner as learner_module
+from stdpwidgets.core.event_run import UpdatePath, forced_path
 from stdpwidgets.core.triplet import TripletRule
 
 ATOL = 1e-9
@@ -92,18 +92,24 @@ def spikes(shape, steps, counts, density, seed):
     steps=st.integers(1, 8),
     outside=st.booleans(),
     seed=st.integers(0, 2**16),
-    scan=st.booleans(),
+    path=st.sampled_from([None, UpdatePath.SEQUENTIAL, UpdatePath.SCAN, UpdatePath.SUMMED, UpdatePath.SPARSE]),
 )
 def test_run_is_repeated_step(layer_and_shape, rule, update, traces_first, reduction, decay, counts,
-                              density, steps, outside, seed, scan):
-    """``scan=False`` sends run's clipped updates through the per-event loop (large layers)."""
-    saved = learner_module._SCAN_MAX_WORK
-    learner_module._SCAN_MAX_WORK = saved if scan else 0
-    try:
+                              density, steps, outside, seed, path):
+    """``path`` forces one of run's update paths (None: run chooses); a path that cannot serve
+    the case is replaced by the one that can (SUMMED needs updates that do not interact, SPARSE
+    an nn.Linear within its bounds)."""
+    layer = layer_and_shape[0]
+    interacting = (update == "in-place" and (rule.bounded or not rule.weight_independent)) or (
+        update == "grad" and rule.bounded)
+    if path is UpdatePath.SUMMED and interacting:
+        path = UpdatePath.SEQUENTIAL
+    if path is UpdatePath.SPARSE and (not isinstance(layer, nn.Linear) or outside
+                                      or rule.dependence.name == "custom"):
+        path = UpdatePath.SEQUENTIAL
+    with forced_path(path):
         check_run_is_repeated_step(layer_and_shape, rule, update, traces_first, reduction, decay,
                                    counts, density, steps, outside, seed)
-    finally:
-        learner_module._SCAN_MAX_WORK = saved
 
 
 def check_run_is_repeated_step(layer_and_shape, rule, update, traces_first, reduction, decay, counts,

@@ -16,6 +16,7 @@ import torch.nn.utils.parametrize as parametrize
 from torch import nn
 
 from stdpwidgets import STDPLearner, STDPRule
+from stdpwidgets.core import event_run
 from stdpwidgets.core.triplet import TripletRule
 
 RULE = STDPRule(16.8, 33.7, 0.01, 0.0105, w_min=0.0, w_max=1.0)
@@ -327,7 +328,7 @@ def test_run_out_of_memory_while_recording_changes_nothing(monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
 
-    monkeypatch.setattr(learner, "_expand_history", fail)
+    monkeypatch.setattr(event_run, "_expand_history", fail)
     with pytest.raises(MemoryError, match="nothing was changed.*record=False"):
         learner.run(torch.ones(5, 2, 4), torch.ones(5, 2, 3), record=True)
     assert_untouched(learner, before)

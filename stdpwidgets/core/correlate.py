@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence, Tuple, Type
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 import torch
 import torch.nn.functional as F
@@ -42,11 +42,23 @@ class LayerKind:
     correlate_steps : callable(layer, pre, post) -> Tensor
         The same for a leading time axis, one correlation per step: inputs
         ``(T, batch, ...)``, result ``(T, *layer.weight.shape)``, computed as one batched call.
+    accumulate_into : callable(layer, out, pre, post, alpha) -> None, optional
+        ``out += alpha * correlate(layer, pre, post)`` in place, without a weight-sized
+        temporary where the kernel allows it (``addmm_`` for Linear). Default: through
+        ``correlate``.
     """
 
     output_shape: Callable[[nn.Module, Shape], Shape]
     correlate: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
     correlate_steps: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+    accumulate_into: Optional[Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, float], None]] = None
+
+    def accumulate(self, layer: nn.Module, out: torch.Tensor, pre: torch.Tensor, post: torch.Tensor, alpha: float) -> None:
+        """``out += alpha * C(pre, post)`` in place (``out`` shaped like the weight)."""
+        if self.accumulate_into is not None:
+            self.accumulate_into(layer, out, pre, post, alpha)
+        else:
+            out.add_(self.correlate(layer, pre, post), alpha=alpha)
 
 
 LAYER_KINDS: Dict[Type[nn.Module], LayerKind] = {}
@@ -109,8 +121,14 @@ def _linear_correlate_steps(layer: nn.Linear, pre: torch.Tensor, post: torch.Ten
         return torch.bmm(post_t, pre.reshape(steps, rows, layer.in_features))
 
 
+def _linear_accumulate(layer: nn.Linear, out: torch.Tensor, pre: torch.Tensor, post: torch.Tensor, alpha: float) -> None:
+    rows = pre.shape[:-1].numel()
+    with full_precision(pre):
+        out.addmm_(post.reshape(rows, layer.out_features).t(), pre.reshape(rows, layer.in_features), alpha=alpha)
+
+
 register_layer_kind(
-    nn.Linear, LayerKind(_linear_output_shape, _linear_correlate, _linear_correlate_steps)
+    nn.Linear, LayerKind(_linear_output_shape, _linear_correlate, _linear_correlate_steps, _linear_accumulate)
 )
 
 # ----------------------------------------------------------------------------- nn.ConvNd

@@ -7,16 +7,18 @@ import numbers
 import operator
 import os
 import pickle
+import warnings
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from . import scan
+from . import event_run
 from .correlate import LayerKind, layer_kind_of
 from .rule import Rule, _check_real
-from .traces import add_spikes, decay_factor, trace_sequence
+from .traces import add_spikes, decay_factor
+from .weight_update import NOT_FINITE, WeightUpdate
 
 __all__ = ["STDPLearner", "STDPHistory", "REDUCTIONS", "UPDATES"]
 
@@ -26,10 +28,10 @@ UPDATES = ("in-place", "grad")
 # weight (and float16 correlations overflow at 65504), silently.
 LEARNING_DTYPES = (torch.float32, torch.float64)
 
-# Upper bound on elements held at once per time chunk of ``run`` (traces and correlations).
-_CHUNK_ELEMENTS = 2**24
-# Largest weight.numel() * log2(events) for which run() composes clipped updates by a scan.
-_SCAN_MAX_WORK = 4096
+# A learner that has seen no postsynaptic spike for this many steps (and at least
+# SILENT_POST_MS of simulated time) warns once: nothing can potentiate.
+SILENT_POST_STEPS = 1000
+SILENT_POST_MS = 1000.0
 
 
 def _check_steps(steps: Any) -> int:
@@ -45,17 +47,6 @@ def _check_steps(steps: Any) -> int:
     if value < 0:
         raise ValueError(f"state_dict steps must be an integer >= 0, got {value}")
     return value
-
-
-def _all_finite(tensors) -> bool:
-    """True when every tensor is finite: one sum each (NaN and inf propagate through it, and it
-    is much cheaper than ``isfinite().all()``), the exact test only when a sum is not finite."""
-    total = tensors[0].sum()
-    for t in tensors[1:]:
-        total = total + t.sum()
-    if math.isfinite(total.item()):
-        return True
-    return all(bool(torch.isfinite(t).all()) for t in tensors)  # the sums may just overflow
 
 
 def _free_memory(device: torch.device) -> Optional[int]:
@@ -237,6 +228,7 @@ class STDPLearner:
         traces_first: bool = False,
         reduction: str = "sum",
         update: str = "in-place",
+        process_group: Any = None,
     ) -> None:
         if not isinstance(rule, Rule):
             raise TypeError(
@@ -291,6 +283,17 @@ class STDPLearner:
         self._reset_sides = frozenset(spec.side for spec in self._specs if spec.pairing == "nearest")
         self._traces: Optional[Dict[str, torch.Tensor]] = None
         self.steps = 0
+        group = None
+        if process_group is not None and process_group is not False:
+            from .distributed import resolve_process_group
+
+            group = resolve_process_group(process_group)
+        self.process_group = group
+        self._update = WeightUpdate(self)
+        self._recorder = None  # a SpikeRecorder after attach()
+        self._last_post = 0  # step count right after the last step with a postsynaptic spike
+        self._pending_post = []  # (step count after, per-step "any post spike" bools), not yet read
+        self._warned_silent = False
 
     # ------------------------------------------------------------------ state
 
@@ -319,6 +322,85 @@ class STDPLearner:
         """Forget the traces and the step count (the weight is left as it is)."""
         self._traces = None
         self.steps = 0
+        self._last_post, self._pending_post = 0, []
+
+    # ------------------------------------------------------------------ in a user's model
+
+    def attach(self, spiking_module: nn.Module, *, select=None):
+        """Learn inside a model: record this layer's input spikes and ``spiking_module``'s
+        output spikes at every forward pass (forward hooks), so that :meth:`step` without
+        arguments learns from them.
+
+        Parameters
+        ----------
+        spiking_module : nn.Module
+            The module that turns this layer's output into spikes (a LIF population, or any
+            module whose output is spikes, e.g. snnTorch / SpikingJelly neurons).
+        select : callable, optional
+            Picks the spikes out of a tuple or dict output (``lambda out: out[0]`` for
+            snnTorch's ``(spk, mem)``).
+
+        Returns
+        -------
+        SpikeRecorder
+            Also a context manager: leaving the ``with`` block detaches it.
+        """
+        from .recording import SpikeRecorder
+
+        if self._recorder is not None and getattr(self._recorder, "active", True):
+            raise RuntimeError("this learner is already attached to a spiking module; call detach() first")
+        self._recorder = SpikeRecorder(self.layer, spiking_module, select=select)
+        return self._recorder
+
+    def detach(self) -> None:
+        """Remove the hooks :meth:`attach` registered (nothing to do when not attached)."""
+        if self._recorder is not None:
+            self._recorder.remove()
+            self._recorder = None
+
+    def _spikes_of_step(self, pre, post):
+        """The spikes a step learns from: the arguments, or the last recorded forward pass."""
+        if pre is not None and post is not None:
+            return pre, post
+        if pre is None and post is None:
+            if self._recorder is None or not getattr(self._recorder, "active", True):
+                raise TypeError(
+                    "step() needs pre and post spikes: pass step(pre, post), or attach() the "
+                    "spiking module after this layer so a forward pass records them"
+                )
+            return self._recorder.take()
+        missing = "pre" if pre is None else "post"
+        raise TypeError(f"step() got no {missing} spikes: pass both pre and post, or neither after attach()")
+
+    def _note_post_spikes(self, any_post: torch.Tensor) -> None:
+        """Track postsynaptic silence; warn once when it lasts long (nothing then potentiates).
+
+        ``any_post``: bool per step just taken. Read back in batches on GPUs (one host sync per
+        many steps), at once on the CPU.
+        """
+        self._pending_post.append((self.steps, any_post))
+        if any_post.device.type != "cpu" and len(self._pending_post) < 128:
+            return
+        for end, mask in self._pending_post:
+            spiked = mask.nonzero()
+            if spiked.numel():
+                self._last_post = end - mask.shape[0] + int(spiked[-1]) + 1
+        self._pending_post = []
+        silent = self.steps - self._last_post
+        if self._warned_silent or silent < SILENT_POST_STEPS or silent * self.dt < SILENT_POST_MS:
+            return
+        self._warned_silent = True
+        warnings.warn(
+            f"STDPLearner on {type(self.layer).__name__} has seen no postsynaptic spike for "
+            f"{silent} steps ({silent * self.dt:g} ms): without postsynaptic spikes nothing "
+            "potentiates and only depression acts. Usual causes: input weights too small or "
+            "firing thresholds too high for the input rates, strong inhibition silencing the "
+            "layer, or passing membrane potentials / the wrong tensor as post spikes. Raise the "
+            "input rates or initial weights, lower the threshold, or check the post spikes "
+            "(this warning is shown once per learner).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     def _config(self) -> Dict[str, Any]:
         return {
@@ -591,32 +673,6 @@ class STDPLearner:
 
     # ------------------------------------------------------------------ learning
 
-    @staticmethod
-    def _check_finite(ok: bool, what: str) -> None:
-        """Raise before anything is committed when an update or trace is not finite."""
-        if not ok:
-            raise ValueError(
-                f"the {what} is not finite (NaN or inf, or beyond the weight dtype's range); "
-                "nothing was changed. Causes: layer.weight already holding NaN/inf, spike counts "
-                "so large that traces or correlations overflow the weight's dtype, amplitudes too "
-                "large for it, or a custom weight dependence returning NaN/inf; use smaller "
-                "counts or amplitudes, a float64 layer, or fix the dependence"
-            )
-
-    def _bounded_change(self, w: torch.Tensor, dw: torch.Tensor) -> torch.Tensor:
-        """The change that moving ``w`` by ``dw`` and clipping to the bounds makes."""
-        if not self.rule.bounded:
-            return dw
-        return self.rule.clip(w + dw) - w
-
-    def _apply(self, dw: torch.Tensor) -> None:
-        """Grad mode: accumulate ``-dw`` into ``weight.grad``."""
-        weight = self.layer.weight
-        if weight.grad is None:
-            weight.grad = -dw
-        else:
-            weight.grad.sub_(dw)
-
     def _initial_traces(self, pre_shape, post_shape) -> Dict[str, torch.Tensor]:
         """The traces to start from, on the weight's device and in its dtype (zeros at first).
 
@@ -635,7 +691,7 @@ class STDPLearner:
         """The traces as this step's update reads them (the within-step ordering, in one place)."""
         return {name: (after if late else before)[name] for name, late in self._read_after_spikes}
 
-    def step(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
+    def step(self, pre: Optional[torch.Tensor] = None, post: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Advance one time step of ``dt`` ms and update the weight.
 
         Parameters
@@ -644,6 +700,8 @@ class STDPLearner:
             Presynaptic spikes of this step, ``(batch, *layer input)``, bool or counts in the
             weight's dtype (whole numbers >= 0; with all-to-all pairing a graded value >= 0 is
             taken as it is and adds itself to the traces, nearest pairing refuses it).
+            Omit both ``pre`` and ``post`` after :meth:`attach` to learn from the spikes the
+            last forward pass recorded.
         post : Tensor
             Postsynaptic spikes of this step, ``(batch, *layer output)``.
 
@@ -659,45 +717,32 @@ class STDPLearner:
         TypeError, ValueError
             For spikes of the wrong type, dtype, device or shape, or with NaN/inf/negative
             values. Weight and traces are left untouched.
+
+        Notes
+        -----
+        On ``nn.Linear``, a step whose spikes touch few weight rows and columns (at most a
+        quarter of the weights: small batches, sparse spikes) updates only those
+        (:mod:`~stdpwidgets.core.sparse_linear`), with the same result.
         """
+        pre, post = self._spikes_of_step(pre, post)
         pre, post = self._check_spikes(pre, post, time_axis=False)
         with torch.no_grad():
             weight = self.layer.weight
             traces = self._initial_traces(pre.shape, post.shape)
-            spikes = {"pre": pre.to(weight.dtype), "post": post.to(weight.dtype)}
+            s_pre, s_post = pre.to(weight.dtype), post.to(weight.dtype)
             decayed, after = {}, {}
             for spec in self._specs:
+                side = s_pre if spec.side == "pre" else s_post
                 decayed[spec.name] = traces[spec.name] * self._factors[spec.name]
-                after[spec.name] = add_spikes(decayed[spec.name], spikes[spec.side], spec.pairing)
-            p_pre, p_post, d_pre, d_post = self.rule.correlation_terms(
-                spikes["pre"], spikes["post"], self._read(decayed, after)
-            )
-            potentiation = self._kind.correlate(self.layer, p_pre, p_post)
-            depression = self._kind.correlate(self.layer, d_pre, d_post)
-            if self.reduction == "mean":
-                potentiation = potentiation / pre.shape[0]
-                depression = depression / pre.shape[0]
-            f_plus, f_minus = self.rule.amplitudes(weight)
-            raw = f_plus * potentiation - f_minus * depression
-            moved = weight + raw
-            # checked before clipping (which would hide an inf): update and weight in one sum;
-            # spike counts can also overflow the traces
-            checked = (moved, *after.values()) if pre.dtype != torch.bool or post.dtype != torch.bool else (moved,)
-            self._check_finite(_all_finite(checked), "weight update of this step")
-            if self.update == "grad":
-                dw = self.rule.clip(moved) - weight if self.rule.bounded else raw
-                self._apply(dw)
-            elif self.rule.bounded:
-                # the weight becomes exactly clip(w + raw), as in run(): w + (clip(w + raw) - w)
-                # can round to one ulp inside a bound, where a Guetig factor is far from zero
-                new = moved.clamp_(self.rule.w_min, self.rule.w_max)
-                dw = new - weight
-                weight.copy_(new)
-            else:
-                dw = raw
-                weight.add_(dw)
+                after[spec.name] = add_spikes(decayed[spec.name], side, spec.pairing)
+            terms = self.rule.correlation_terms(s_pre, s_post, self._read(decayed, after))
+            # spike counts (not bools) can overflow the traces: checked with the update
+            counted = pre.dtype != torch.bool or post.dtype != torch.bool
+            batch = self._update.batch_total(pre.shape[0])
+            dw = self._update.step(weight, terms, batch, tuple(after.values()) if counted else ())
             self._traces = after
             self.steps += 1
+            self._note_post_spikes(event_run._spiking(post.unsqueeze(0)))
         return dw
 
     def run(self, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool = False):
@@ -734,7 +779,7 @@ class STDPLearner:
             self._check_history_fits(steps, pre_seq.shape[1:], post_seq.shape[1:])
         try:
             with torch.no_grad():
-                result, w_end, end = self._run(pre_seq, post_seq, record)
+                result, w_end, end = event_run.run_events(self, pre_seq, post_seq, record)
         except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
             if not isinstance(err, MemoryError) and not _is_allocation_error(err):
                 raise
@@ -746,11 +791,12 @@ class STDPLearner:
         if steps:
             with torch.no_grad():
                 if self.update == "grad":
-                    self._apply(result.dw if record else result)
+                    self._update.add_to_grad(result.dw if record else result)
                 else:
                     weight.copy_(w_end)
             self._traces = end
             self.steps += steps
+            self._note_post_spikes(event_run._spiking(post_seq))
         return result
 
     def _check_history_fits(self, steps: int, pre_shape, post_shape) -> None:
@@ -767,166 +813,3 @@ class STDPLearner:
                 f"(weights and traces at every step), more than the {free / 2**30:.3g} GiB free; "
                 f"record at most about {most} steps per call (split the run) or pass record=False"
             )
-
-    def _run(self, pre_seq, post_seq, record):
-        """The whole run without changing the learner: (dw or history, final weight, final traces)."""
-        weight = self.layer.weight
-        steps = pre_seq.shape[0]
-        start = self._initial_traces(pre_seq.shape[1:], post_seq.shape[1:])
-        spiking = lambda seq: (seq != 0).reshape(steps, seq.shape[1:].numel()).any(1)  # noqa: E731
-        is_event = spiking(pre_seq) | spiking(post_seq)
-        event_steps = is_event.nonzero().flatten()
-        per_event = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel() + 8 * weight.numel()
-        per_event += (len(self._specs) - 2) * max(pre_seq.shape[1:].numel(), post_seq.shape[1:].numel())
-        chunk = max(1, _CHUNK_ELEMENTS // per_event)
-        w_start = weight.detach().clone()
-        # every step clips in place, silent ones included: a weight set outside the bounds is
-        # clipped by a silent first step (a no-op for weights within them); an event at the
-        # first step moves the unclipped weight and clips the result, as step() does
-        silent_first = steps and (event_steps.numel() == 0 or int(event_steps[0]) > 0)
-        w = self.rule.clip(w_start) if silent_first and self.update == "in-place" else w_start
-        w_first = w
-        total = torch.zeros_like(w)
-        checksum = w_start.sum()  # NaN/inf propagate through sums: no sync per event
-        counts = pre_seq.dtype != torch.bool or post_seq.dtype != torch.bool
-        traces, last_step = start, -1  # traces right after step last_step
-        parts = []  # per chunk: (weights after each event, traces after each event)
-        for begin in range(0, event_steps.numel(), chunk):
-            at = event_steps[begin : begin + chunk]
-            gaps = torch.diff(at, prepend=at.new_tensor([last_step]))
-            events = {"pre": pre_seq[at], "post": post_seq[at]}
-            after = {
-                s.name: trace_sequence(events[s.side], traces[s.name], self._factors[s.name], s.pairing, gaps)
-                for s in self._specs
-            }
-            if counts:
-                for t in after.values():
-                    checksum = checksum + t.sum()
-            # before each event's spikes: the previous event's trace, decayed over the gap
-            gap = gaps.to(w.dtype)
-            before = {
-                s.name: torch.cat([traces[s.name].unsqueeze(0), after[s.name][:-1]])
-                * self._factors[s.name] ** gap.reshape(-1, *([1] * traces[s.name].dim()))
-                for s in self._specs
-            }
-            w, change, w_events, finite = self._learn_events(w, events["pre"], events["post"],
-                                                             self._read(before, after), record)
-            checksum = checksum + finite
-            total += change
-            if record:
-                parts.append((w_events, after))
-            traces, last_step = {n: t[-1] for n, t in after.items()}, int(at[-1])
-        self._check_finite(math.isfinite(checksum.item()), "weight update of this run")
-        if self.update == "grad" and self.rule.bounded:
-            # a silent step's bounded change clip(w) - w (non-zero only outside the bounds)
-            total += (steps - event_steps.numel()) * (self.rule.clip(w_start) - w_start)
-        elif self.update == "in-place":
-            total = w - w_start
-        # decay from the last event to the end of the run
-        tail = steps - 1 - last_step
-        end = {n: (t * self._factors[n] ** tail).clone() for n, t in traces.items()}
-        if not record:
-            return total, w, end
-        return self._expand_history(total, steps, event_steps, w_first, start, parts), w, end
-
-    def _learn_events(self, w, pre, post, read, record):
-        """Weight updates at a chunk of events.
-
-        Returns (new w, total change, w after each event, a 0-d sum of the raw updates: finite
-        when all of them are, unless they overflow the dtype together).
-        """
-        dtype = w.dtype
-        scale = 1.0 / pre.shape[1] if self.reduction == "mean" else 1.0
-        p_pre, p_post, d_pre, d_post = self.rule.correlation_terms(pre.to(dtype), post.to(dtype), read)
-        potentiation = self._kind.correlate_steps(self.layer, p_pre, p_post)  # one batched call
-        depression = self._kind.correlate_steps(self.layer, d_pre, d_post)
-        if scale != 1.0:
-            potentiation, depression = potentiation * scale, depression * scale
-        if self.update == "grad" or self.rule.weight_independent:
-            # amplitudes are the same at every event: all raw updates at once
-            f_plus, f_minus = self.rule.amplitudes(w)
-            raw = f_plus * potentiation - f_minus * depression
-            finite = raw.sum()
-            if self.update == "grad":  # the weight stays put; each event's bounded change counts
-                changes = self._bounded_change(w, raw)
-                return w, changes.sum(0), (w.expand_as(changes) if record else None), finite
-            if not self.rule.bounded:  # additive and unclipped: a cumulative sum
-                path = w + raw.cumsum(0)
-                return path[-1], path[-1] - w, (path if record else None), finite
-        # The scan does O(K log K) elementwise work against the loop's O(K) plus ~30 us of Python
-        # per event: it wins for small weights (a synapse, a row), the loop for large layers.
-        small = w.numel() * max(1, potentiation.shape[0] - 1).bit_length() <= _SCAN_MAX_WORK
-        maps = self._clamped_affine_maps(w, potentiation, depression) if small else None
-        if maps is not None:  # clipped additive or multiplicative: a parallel prefix scan
-            finite = maps[0].sum() + maps[1].sum()
-            path = scan.apply(scan.prefix_compose(maps), w)
-            return path[-1], path[-1] - w, (path if record else None), finite
-        # clipped additive on a large layer, or other weight dependences: elementwise work per event
-        start = w
-        after = []
-        if self.rule.weight_independent:  # the raw updates are computed above, all at once
-            for raw_k in raw:
-                w = self.rule.clip(w + raw_k)
-                if record:
-                    after.append(w)
-            return w, w - start, (torch.stack(after) if record else None), finite
-        finite = torch.zeros((), dtype=w.dtype, device=w.device)
-        for potentiation_k, depression_k in zip(potentiation, depression):
-            f_plus, f_minus = self.rule.amplitudes(w)
-            raw_k = f_plus * potentiation_k - f_minus * depression_k
-            finite = finite + raw_k.sum()  # no sync: checked once after the run
-            w = self.rule.clip(w + raw_k)
-            if record:
-                after.append(w)
-        return w, w - start, (torch.stack(after) if record else None), finite
-
-    def _clamped_affine_maps(self, w, potentiation, depression) -> Optional[scan.ClampedAffine]:
-        """Each event's in-place update as ``w -> clip(alpha w + beta)``, where that form is exact.
-
-        Additive: ``alpha = 1``. Multiplicative: ``alpha = 1 - a+ P - a- M`` and
-        ``beta = a+ w_max P + a- w_min M``, exact while the weights start within the bounds
-        (the soft-bound factors are then never clamped at zero) and ``alpha >= 0``.
-        Returns None where the form does not apply.
-        """
-        rule = self.rule
-        a_plus, a_minus = rule.amplitude_scale
-        lo = torch.full_like(potentiation, rule.w_min)
-        hi = torch.full_like(potentiation, rule.w_max)
-        if rule.weight_independent:
-            beta = a_plus * potentiation - a_minus * depression
-            return torch.ones_like(beta), beta, lo, hi
-        if rule.dependence.name != "multiplicative":
-            return None
-        alpha = 1.0 - a_plus * potentiation - a_minus * depression
-        inside = bool(((w >= rule.w_min) & (w <= rule.w_max)).all())
-        if not inside or not bool((alpha >= 0).all()):
-            return None
-        beta = a_plus * rule.w_max * potentiation + a_minus * rule.w_min * depression
-        return alpha, beta, lo, hi
-
-    def _expand_history(self, dw, steps, event_steps, w_start, start, parts) -> STDPHistory:
-        """Weights and traces at every step from their values at the events."""
-        device = w_start.device
-        names = [spec.name for spec in self._specs]
-        if parts:
-            weights = torch.cat([p[0] for p in parts])
-            after = {n: torch.cat([p[1][n] for p in parts]) for n in names}
-        else:
-            weights = w_start.new_zeros((0, *w_start.shape))
-            after = {n: start[n].new_zeros((0, *start[n].shape)) for n in names}
-        step = torch.arange(steps, device=device)
-        marker = torch.full((steps,), -1, dtype=torch.long, device=device)
-        marker[event_steps] = torch.arange(event_steps.numel(), device=device)
-        row = marker.cummax(dim=0).values + 1 if steps else marker  # 0: before the first event
-        at_step = torch.cat([event_steps.new_tensor([-1]), event_steps])[row]
-
-        def expand(table, initial, factor):
-            table = torch.cat([initial.unsqueeze(0), table])[row]
-            if factor is None:
-                return table
-            age = (step - at_step).to(table.dtype).reshape(-1, *([1] * initial.dim()))
-            return table * factor**age
-
-        traces = {n: expand(after[n], start[n], self._factors[n]) for n in names}
-        pre_name, post_name = self._pair_names
-        return STDPHistory(dw, expand(weights, w_start, None), traces[pre_name], traces[post_name], traces)

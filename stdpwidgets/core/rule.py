@@ -231,6 +231,15 @@ class Rule(abc.ABC):
         scale_plus, scale_minus = self.amplitude_scale
         return scale_plus * f_plus, scale_minus * f_minus
 
+    def weighted_change(self, w: torch.Tensor, potentiation: torch.Tensor, depression: torch.Tensor) -> torch.Tensor:
+        """``F+(w) * potentiation - F-(w) * depression``, the unclipped weight change.
+
+        Computed in place in ``potentiation`` (and ``depression``), which the caller gives up:
+        no weight-sized temporaries beyond the factors.
+        """
+        f_plus, f_minus = self.amplitudes(w)
+        return potentiation.mul_(f_plus).sub_(depression.mul_(f_minus))
+
     def clip(self, w: torch.Tensor) -> torch.Tensor:
         """Clip weights to ``[w_min, w_max]`` (a new tensor; identity when unbounded)."""
         if not self.bounded:

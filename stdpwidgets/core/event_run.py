@@ -1,0 +1,310 @@
+"""The event-driven machinery of :meth:`STDPLearner.run`: many steps at once.
+
+Only steps with a spike somewhere (*events*) cost anything beyond one scan of the spikes. The
+traces at the events come from a vectorised recurrence over the gaps between them
+(:func:`~stdpwidgets.core.traces.trace_sequence`); the weight updates of the events then take
+one of four paths (:class:`UpdatePath`), chosen by :func:`choose_path`:
+
+``SUMMED``
+    The updates do not interact (weight-independent and unclipped in place; or grad mode
+    without bounds, where the weight stays put): all events' correlations in one call, the
+    events folded into the batch axis.
+``SCAN``
+    Clipped additive or multiplicative updates of a small weight: each event is a clipped
+    affine map of the weight, composed by a parallel prefix scan (:mod:`.scan`).
+``SEQUENTIAL``
+    Event by event, with exactly the arithmetic of :meth:`STDPLearner.step`
+    (:class:`~.weight_update.WeightUpdate`), on a working copy of the weight; on ``nn.Linear``
+    each event whose spikes touch few rows and columns takes the sparse path.
+``SPARSE``
+    ``SEQUENTIAL`` with the sparse path forced for every event (for tests).
+
+Nothing of the learner changes here: :func:`run_events` returns the result, the final weight
+and the final traces, and the learner commits them together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import math
+from typing import Dict, List, Optional
+
+import torch
+from torch import nn
+
+from . import scan, sparse_linear
+from .traces import trace_sequence
+from .weight_update import check_finite
+
+__all__ = ["UpdatePath", "choose_path", "run_events", "forced_path"]
+
+# Upper bound on elements held at once per chunk of events (traces, spikes, correlations).
+CHUNK_ELEMENTS = 2**24
+# Largest weight.numel() * log2(events) for which run() composes clipped updates by a scan.
+SCAN_MAX_WORK = 4096
+
+
+class UpdatePath(enum.Enum):
+    """How :func:`run_events` applies the events' weight updates (see the module docstring)."""
+
+    SUMMED = "summed"
+    SCAN = "scan"
+    SEQUENTIAL = "sequential"
+    SPARSE = "sparse"
+
+
+def choose_path(learner, n_events: int, record: bool) -> UpdatePath:
+    """The fastest exact path for this learner and run."""
+    rule, update = learner.rule, learner._update
+    if learner.update == "grad" and not rule.bounded:
+        return UpdatePath.SUMMED  # the weight is fixed: sum all correlations, one call
+    if learner.update == "in-place" and rule.weight_independent and not rule.bounded and not record:
+        return UpdatePath.SUMMED
+    scannable = rule.weight_independent or rule.dependence.name == "multiplicative"
+    small = learner.layer.weight.numel() * max(1, n_events - 1).bit_length() <= SCAN_MAX_WORK
+    if learner.update == "in-place" and rule.bounded and scannable and small and update.group is None:
+        return UpdatePath.SCAN
+    return UpdatePath.SEQUENTIAL
+
+
+_FORCED: Optional[UpdatePath] = None
+
+
+@contextlib.contextmanager
+def forced_path(path: Optional[UpdatePath]):
+    """Within the block every ``run()`` takes ``path`` (tests pin each path with it)."""
+    global _FORCED
+    saved, _FORCED = _FORCED, path
+    try:
+        yield
+    finally:
+        _FORCED = saved
+
+
+def _spiking(seq: torch.Tensor) -> torch.Tensor:
+    """(T,) bool: steps with any non-zero spike."""
+    flat = seq.reshape(seq.shape[0], seq.shape[1:].numel())
+    if flat.shape[1] == 0:
+        return torch.zeros(seq.shape[0], dtype=torch.bool, device=seq.device)
+    # spikes are validated >= 0: a row max > 0 is "any spike", and much faster than any()
+    return flat.amax(1) > 0 if flat.dtype != torch.bool else flat.amax(1)
+
+
+def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool, path: Optional[UpdatePath] = None):
+    """The whole run without changing the learner: (dw or history, final weight, final traces).
+
+    ``path`` forces an :class:`UpdatePath` (tests pin each one); default :func:`choose_path`.
+    A forced ``SCAN`` falls back to ``SEQUENTIAL`` where the clipped affine form does not
+    apply (grad mode; weights outside the bounds with a multiplicative rule; other dependences).
+    """
+    update, rule = learner._update, learner.rule
+    weight = learner.layer.weight
+    steps, batch = pre_seq.shape[0], update.batch_total(pre_seq.shape[1])
+    start = learner._initial_traces(pre_seq.shape[1:], post_seq.shape[1:])
+    is_event = _spiking(pre_seq) | _spiking(post_seq)
+    if update.group is not None:  # every rank must take the same events, so the collectives pair up
+        from .distributed import any_over_ranks
+
+        is_event = any_over_ranks(is_event, update.group)
+    event_steps = is_event.nonzero().flatten()
+    n_events = event_steps.numel()
+    if path is None:
+        path = _FORCED or choose_path(learner, n_events, record)
+    specs = learner._specs
+    per_event = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel()
+    per_event *= 2 + len(specs)  # spikes, and each trace before and after the spikes
+    if path is UpdatePath.SCAN or record:
+        per_event += 8 * weight.numel()  # the correlations and maps (or the recorded weights)
+    chunk = max(1, CHUNK_ELEMENTS // per_event)
+    w_start = weight.detach().clone()
+    # every step clips in place, silent ones included: a weight set outside the bounds is
+    # clipped by a silent first step (a no-op for weights within them); an event at the
+    # first step moves the unclipped weight and clips the result, as step() does
+    silent_first = steps and (n_events == 0 or int(event_steps[0]) > 0)
+    in_place = learner.update == "in-place"
+    w = rule.clip(w_start) if silent_first and in_place else w_start
+    w_first = w
+    w = w.clone() if in_place else w  # the working copy the events change in place
+    total = torch.zeros_like(w)
+    checksum = w_start.sum()  # NaN/inf propagate through sums: no sync per event
+    counts = pre_seq.dtype != torch.bool or post_seq.dtype != torch.bool
+    sparse = _SparseState(learner, w, path)
+    traces, last_step = start, -1  # traces right after step last_step
+    parts = []  # per chunk: (weights after each event, traces after each event)
+    for begin in range(0, n_events, chunk):
+        at = event_steps[begin : begin + chunk]
+        gaps = torch.diff(at, prepend=at.new_tensor([last_step]))
+        events = {"pre": pre_seq[at], "post": post_seq[at]}
+        after = {
+            s.name: trace_sequence(events[s.side], traces[s.name], learner._factors[s.name], s.pairing, gaps)
+            for s in specs
+        }
+        if counts:
+            for t in after.values():
+                checksum = checksum + t.sum()
+        # before each event's spikes: the previous event's trace, decayed over the gap
+        gap = gaps.to(w.dtype)
+        before = {
+            s.name: torch.cat([traces[s.name].unsqueeze(0), after[s.name][:-1]])
+            * learner._factors[s.name] ** gap.reshape(-1, *([1] * traces[s.name].dim()))
+            for s in specs
+        }
+        terms = rule.correlation_terms(
+            events["pre"].to(w.dtype), events["post"].to(w.dtype), learner._read(before, after)
+        )
+        w_events = None
+        if path is UpdatePath.SUMMED:
+            if record and in_place:  # the weight after each event: the updates' running sum
+                changes = torch.stack([update.raw(w, tuple(t[k] for t in terms), batch) for k in range(at.numel())])
+                w_events = w + changes.cumsum(0)
+                change = w_events[-1] - w
+            else:
+                flat = tuple(t.flatten(0, 1) for t in terms)  # events folded into the batch
+                change = update.raw(w, flat, batch)
+                w_events = w.expand(at.numel(), *w.shape) if record else None  # grad mode: w stays
+            checksum = checksum + change.sum()
+            total += change
+            if in_place:
+                w.add_(change)
+        else:
+            done = path is UpdatePath.SCAN and in_place and _scan_chunk(learner, w, terms, batch, record)
+            if done:
+                w, w_events, finite = done
+                checksum = checksum + finite
+            else:
+                w, w_events, checksum = _sequential_chunk(learner, w, terms, batch, record, total, checksum, sparse)
+        if record:
+            parts.append((w_events, after))
+        traces, last_step = {n: t[-1] for n, t in after.items()}, int(at[-1])
+    if in_place:
+        checksum = checksum + w.sum()
+    check_finite(math.isfinite(checksum.item()), "weight update of this run")
+    if learner.update == "grad" and rule.bounded:
+        # a silent step's bounded change clip(w) - w (non-zero only outside the bounds)
+        total += (steps - n_events) * (rule.clip(w_start) - w_start)
+    elif in_place:
+        total = w - w_start
+    # decay from the last event to the end of the run
+    tail = steps - 1 - last_step
+    end = {n: (t * learner._factors[n] ** tail).clone() for n, t in traces.items()}
+    if not record:
+        return total, w, end
+    return _expand_history(learner, total, steps, event_steps, w_first, start, parts), w, end
+
+
+class _SparseState:
+    """Whether the sparse path may serve events: the learner allows it, and the weights it does
+    not touch are finite and within the bounds (true after any clipped event; checked once at
+    the start, with one host sync)."""
+
+    def __init__(self, learner, w: torch.Tensor, path: UpdatePath):
+        update = learner._update
+        self.forced = path is UpdatePath.SPARSE
+        self.allowed = update.sparse_capable and path in (UpdatePath.SEQUENTIAL, UpdatePath.SPARSE)
+        if self.allowed:
+            self.allowed = bool(sparse_linear.weight_ready(learner.rule, w))
+        if self.forced and not self.allowed:
+            raise ValueError("UpdatePath.SPARSE needs an nn.Linear learner whose weight is within its bounds")
+
+
+def _sequential_chunk(learner, w, terms, batch, record, total, checksum, sparse: _SparseState):
+    """Events one by one with the step's arithmetic; returns (w, weights after each, checksum)."""
+    update = learner._update
+    in_place = learner.update == "in-place"
+    after: List[torch.Tensor] = []
+    work = None if in_place else update.spare(w)
+    for k in range(terms[0].shape[0]):
+        terms_k = tuple(t[k] for t in terms)
+        hit = sparse.allowed and sparse_linear.touched(learner.layer, terms_k, force=sparse.forced)
+        if hit:
+            rows, cols = hit
+            new_rows, new_cols = sparse_linear.sparse_change(update, w, terms_k, batch, rows, cols)
+            checksum = checksum + new_rows.sum() + new_cols.sum()
+            update.clip_(new_rows)
+            update.clip_(new_cols)
+            if in_place:
+                sparse_linear.write_(w, rows, cols, new_rows, new_cols)
+            else:
+                sparse_linear.add_change_(total, w, rows, cols, new_rows, new_cols)
+        elif in_place:
+            update.add_raw_(w, terms_k, batch)
+            checksum = checksum + w.sum()  # before the clip, which would hide an inf
+            update.clip_(w)
+        else:  # grad mode with bounds: each event's bounded change from the fixed weight
+            work.copy_(w)
+            update.add_raw_(work, terms_k, batch, w=w)
+            checksum = checksum + work.sum()
+            total.add_(update.clip_(work).sub_(w))
+        if record:
+            after.append(w.clone() if in_place else w)
+    return w, (torch.stack(after) if record else None), checksum
+
+
+def _scan_chunk(learner, w, terms, batch, record):
+    """A chunk of clipped updates by a prefix scan: (w, weights after each, finite sum), or
+    None where the affine form does not apply."""
+    update = learner._update
+    potentiation = learner._kind.correlate_steps(learner.layer, terms[0], terms[1])  # one batched call
+    depression = learner._kind.correlate_steps(learner.layer, terms[2], terms[3])
+    if update.reduction == "mean":
+        potentiation, depression = potentiation / batch, depression / batch
+    maps = _clamped_affine_maps(learner.rule, w, potentiation, depression)
+    if maps is None:
+        return None
+    path = scan.apply(scan.prefix_compose(maps), w)
+    return path[-1].clone(), (path if record else None), maps[0].sum() + maps[1].sum()
+
+
+def _clamped_affine_maps(rule, w, potentiation, depression) -> Optional[scan.ClampedAffine]:
+    """Each event's in-place update as ``w -> clip(alpha w + beta)``, where that form is exact.
+
+    Additive: ``alpha = 1``. Multiplicative: ``alpha = 1 - a+ P - a- M`` and
+    ``beta = a+ w_max P + a- w_min M``, exact while the weights start within the bounds
+    (the soft-bound factors are then never clamped at zero) and ``alpha >= 0``.
+    Returns None where the form does not apply.
+    """
+    a_plus, a_minus = rule.amplitude_scale
+    lo = torch.full_like(potentiation, rule.w_min)
+    hi = torch.full_like(potentiation, rule.w_max)
+    if rule.weight_independent:
+        beta = a_plus * potentiation - a_minus * depression
+        return torch.ones_like(beta), beta, lo, hi
+    if rule.dependence.name != "multiplicative":
+        return None
+    alpha = 1.0 - a_plus * potentiation - a_minus * depression
+    inside = bool(((w >= rule.w_min) & (w <= rule.w_max)).all())
+    if not inside or not bool((alpha >= 0).all()):
+        return None
+    beta = a_plus * rule.w_max * potentiation + a_minus * rule.w_min * depression
+    return alpha, beta, lo, hi
+
+
+def _expand_history(learner, dw, steps, event_steps, w_start, start, parts):
+    """Weights and traces at every step from their values at the events."""
+    from .learner import STDPHistory  # here: the learner imports this module
+
+    device = w_start.device
+    names = [spec.name for spec in learner._specs]
+    if parts:
+        weights = torch.cat([p[0] for p in parts])
+        after = {n: torch.cat([p[1][n] for p in parts]) for n in names}
+    else:
+        weights = w_start.new_zeros((0, *w_start.shape))
+        after = {n: start[n].new_zeros((0, *start[n].shape)) for n in names}
+    step = torch.arange(steps, device=device)
+    marker = torch.full((steps,), -1, dtype=torch.long, device=device)
+    marker[event_steps] = torch.arange(event_steps.numel(), device=device)
+    row = marker.cummax(dim=0).values + 1 if steps else marker  # 0: before the first event
+    at_step = torch.cat([event_steps.new_tensor([-1]), event_steps])[row]
+
+    def expand(table, initial, factor):
+        table = torch.cat([initial.unsqueeze(0), table])[row]
+        if factor is None:
+            return table
+        age = (step - at_step).to(table.dtype).reshape(-1, *([1] * initial.dim()))
+        return table * factor**age
+
+    traces = {n: expand(after[n], start[n], learner._factors[n]) for n in names}
+    pre_name, post_name = learner._pair_names
+    return STDPHistory(dw, expand(weights, w_start, None), traces[pre_name], traces[post_name], traces)

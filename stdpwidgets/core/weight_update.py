@@ -1,0 +1,226 @@
+"""How one step's correlations become a weight change, and how that change is applied.
+
+Shared by :meth:`STDPLearner.step` and the per-event paths of :meth:`STDPLearner.run`, so that a
+run computes every event with exactly the arithmetic of a step.
+
+The weight change of a step is ``raw = F+(w) C(P_pre, P_post) - F-(w) C(D_pre, D_post)``
+(:meth:`~stdpwidgets.core.rule.Rule.correlation_terms`). For a weight-independent (additive)
+rule both correlations are accumulated straight into the weight by the layer kind's
+:attr:`~stdpwidgets.core.correlate.LayerKind.accumulate` (for ``nn.Linear`` two in-place GEMMs,
+``w += a+ P``, ``w -= a- D``): no weight-sized temporaries, which on a CPU cost as much as the
+GEMMs themselves. The in-place step changes the weight first and restores it from a copy if the
+result is not finite, so a failed step still leaves everything as it was.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from . import sparse_linear
+
+__all__ = ["WeightUpdate", "NOT_FINITE"]
+
+NOT_FINITE = (
+    "the {what} is not finite (NaN or inf, or beyond the weight dtype's range); "
+    "nothing was changed. Causes: layer.weight already holding NaN/inf, spike counts "
+    "so large that traces or correlations overflow the weight's dtype, amplitudes too "
+    "large for it, or a custom weight dependence returning NaN/inf; use smaller "
+    "counts or amplitudes, a float64 layer, or fix the dependence"
+)
+
+Terms = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def all_finite(tensors: Sequence[torch.Tensor]) -> bool:
+    """True when every tensor is finite: one sum each (NaN and inf propagate through it, and it
+    is much cheaper than ``isfinite().all()``) and one host sync; the exact test only when a sum
+    is not finite (the sums may just overflow)."""
+    total = tensors[0].sum()
+    for t in tensors[1:]:
+        total = total + t.sum()
+    if math.isfinite(total.item()):
+        return True
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
+def check_finite(ok: bool, what: str) -> None:
+    """Raise ``ValueError`` (before anything is committed) when an update is not finite."""
+    if not ok:
+        raise ValueError(NOT_FINITE.format(what=what))
+
+
+class WeightUpdate:
+    """The weight change of one step for one learner's layer, rule and settings.
+
+    Parameters
+    ----------
+    learner : STDPLearner
+        Read live at every call (``learner.rule`` may be replaced between steps): its
+        ``layer`` and layer kind, ``rule`` (amplitudes, weight dependence, bounds),
+        ``reduction`` (``"mean"`` divides by the batch size, the global one when distributed),
+        ``update`` (``"in-place"`` or ``"grad"``) and ``process_group``: with a group the
+        correlations are summed over its ranks before they are used
+        (:mod:`stdpwidgets.core.distributed`), so every rank applies the change of the whole
+        global batch.
+    """
+
+    def __init__(self, learner) -> None:
+        self._learner = learner
+        self._spare: Optional[torch.Tensor] = None  # a weight-sized buffer reused step after step
+
+    layer = property(lambda self: self._learner.layer)
+    kind = property(lambda self: self._learner._kind)
+    rule = property(lambda self: self._learner.rule)
+    reduction = property(lambda self: self._learner.reduction)
+    update = property(lambda self: self._learner.update)
+    group = property(lambda self: self._learner.process_group)
+
+    # ------------------------------------------------------------------ pieces
+
+    def spare(self, weight: torch.Tensor) -> torch.Tensor:
+        """A weight-shaped scratch buffer (kept between steps: allocating 4 MB per step costs
+        page faults worth a GEMM on a CPU); its values are garbage."""
+        spare = self._spare
+        if spare is None or spare.shape != weight.shape or spare.dtype != weight.dtype or spare.device != weight.device:
+            spare = self._spare = torch.empty_like(weight, memory_format=torch.contiguous_format)
+        return spare
+
+    def batch_total(self, batch: int) -> int:
+        """Samples the update is averaged over: this process's batch, or the global one (one
+        tiny collective, only for ``reduction="mean"``). The other methods take its result as
+        their ``batch``."""
+        if self.group is None or self.reduction != "mean":
+            return batch
+        from .distributed import global_count
+
+        return global_count(batch, self.group, self.layer.weight.device)
+
+    def scales(self, batch: int) -> Tuple[float, float]:
+        """``(a+, a-)`` of a weight-independent rule, divided by the batch for ``"mean"``."""
+        a_plus, a_minus = self.rule.amplitude_scale
+        if self.reduction == "mean":
+            return a_plus / batch, a_minus / batch
+        return a_plus, a_minus
+
+    def correlations(self, terms: Terms, batch: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(P, D)``: the two batch-summed correlations (averaged for ``"mean"``, summed over
+        the ranks when distributed), fresh tensors shaped like the weight."""
+        p_pre, p_post, d_pre, d_post = terms
+        potentiation = self.kind.correlate(self.layer, p_pre, p_post)
+        depression = self.kind.correlate(self.layer, d_pre, d_post)
+        if self.group is not None:
+            from .distributed import all_reduce_sum
+
+            potentiation, depression = all_reduce_sum([potentiation, depression], self.group)
+        if self.reduction == "mean":
+            potentiation.div_(batch)
+            depression.div_(batch)
+        return potentiation, depression
+
+    def raw(self, w: torch.Tensor, terms: Terms, batch: int) -> torch.Tensor:
+        """The unclipped change ``F+(w) P - F-(w) D`` as a fresh tensor."""
+        if self.rule.weight_independent and self.group is None:
+            a_plus, a_minus = self.scales(batch)
+            out = torch.zeros_like(w, memory_format=torch.contiguous_format)
+            self.kind.accumulate(self.layer, out, terms[0], terms[1], a_plus)
+            self.kind.accumulate(self.layer, out, terms[2], terms[3], -a_minus)
+            return out
+        potentiation, depression = self.correlations(terms, batch)
+        return self.rule.weighted_change(w, potentiation, depression)
+
+    def add_raw_(self, work: torch.Tensor, terms: Terms, batch: int, w: Optional[torch.Tensor] = None) -> None:
+        """``work += raw``, the change computed at weight ``w`` (default ``work`` itself)."""
+        if self.rule.weight_independent and self.group is None:
+            a_plus, a_minus = self.scales(batch)
+            self.kind.accumulate(self.layer, work, terms[0], terms[1], a_plus)
+            self.kind.accumulate(self.layer, work, terms[2], terms[3], -a_minus)
+            return
+        work.add_(self.raw(work if w is None else w, terms, batch))
+
+    def clip_(self, w: torch.Tensor) -> torch.Tensor:
+        """Clip ``w`` to the rule's bounds in place (nothing to do when unbounded)."""
+        if self.rule.bounded:
+            w.clamp_(self.rule.w_min, self.rule.w_max)
+        return w
+
+    def add_to_grad(self, dw: torch.Tensor) -> None:
+        """Grad mode: accumulate ``-dw`` into ``weight.grad``."""
+        weight = self.layer.weight
+        if weight.grad is None:
+            weight.grad = -dw
+        else:
+            weight.grad.sub_(dw)
+
+    @property
+    def sparse_capable(self) -> bool:
+        """Whether the sparse path (:mod:`~stdpwidgets.core.sparse_linear`) can serve this
+        learner: an ``nn.Linear``, one process, a built-in weight dependence (elementwise)."""
+        return isinstance(self.layer, nn.Linear) and self.group is None and self.rule.dependence.name != "custom"
+
+    def sparse_step(self, weight, terms, batch, also_finite=(), force: bool = False) -> Optional[torch.Tensor]:
+        """One step through the sparse path, or None (nothing changed) when it does not pay or
+        the weight is not within its bounds (then only the dense path clips it right)."""
+        hit = sparse_linear.touched(self.layer, terms, force=force)
+        if hit is None:
+            return None
+        rows, cols = hit
+        new_rows, new_cols = sparse_linear.sparse_change(self, weight, terms, batch, rows, cols)
+        checked = (new_rows, new_cols, *also_finite)
+        total = torch.stack([t.sum() for t in checked]).sum()
+        ready = sparse_linear.weight_ready(self.rule, weight)
+        is_ready, finite_sum = torch.stack([ready.to(total.dtype), total]).tolist()  # one host sync
+        if not is_ready:
+            return None
+        if not math.isfinite(finite_sum):
+            check_finite(all(bool(torch.isfinite(t).all()) for t in checked), "weight update of this step")
+        self.clip_(new_rows)
+        self.clip_(new_cols)
+        dw = sparse_linear.dense_change(weight, rows, cols, new_rows, new_cols)
+        if self.update == "grad":
+            self.add_to_grad(dw)
+        else:
+            sparse_linear.write_(weight, rows, cols, new_rows, new_cols)
+        return dw
+
+    # ------------------------------------------------------------------ one step
+
+    def step(self, weight: torch.Tensor, terms: Terms, batch: int, also_finite: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """Apply one step's change (in place or into ``.grad``) and return it.
+
+        ``also_finite``: other tensors of the step (its new traces) that must be finite too;
+        they are checked in the same sum, with one host sync for the whole step.
+        Raises ``ValueError`` with nothing changed when the update is not finite.
+        """
+        what = "weight update of this step"
+        if self.sparse_capable:
+            dw = self.sparse_step(weight, terms, batch, also_finite)
+            if dw is not None:
+                return dw
+        if self.update == "grad":
+            # the weight stays put; the change is the one the in-place mode would make
+            raw = self.raw(weight, terms, batch)
+            if not self.rule.bounded:
+                check_finite(all_finite((raw, weight, *also_finite)), what)
+                dw = raw
+            else:
+                moved = torch.add(weight, raw, out=self.spare(weight))
+                check_finite(all_finite((moved, *also_finite)), what)
+                dw = self.clip_(moved) - weight
+            self.add_to_grad(dw)
+            return dw
+        # in place: change the weight itself, keep a copy to restore if the result is not finite
+        old = self.spare(weight).copy_(weight)
+        try:
+            self.add_raw_(weight, terms, batch, w=old)
+            check_finite(all_finite((weight, *also_finite)), what)
+        except BaseException:
+            weight.copy_(old)
+            raise
+        # the weight becomes exactly clip(w + raw), as in run(): w + (clip(w + raw) - w) could
+        # round to one ulp inside a bound, where a Guetig factor is far from zero
+        self.clip_(weight)
+        return weight - old
