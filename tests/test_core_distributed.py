@@ -2,9 +2,11 @@
 group and across two spawned processes, and a batch split 4 + 2 across two ranks learning
 exactly as one process on the whole batch of 6.
 
-Spawned workers are module-level functions (``torch.multiprocessing.spawn`` pickles them by
-name); they meet through a file store in ``tmp_path`` and hand their results back as files.
-Each spawn costs a few seconds of start-up, so one spawn runs many configurations.
+The spawned worker is a module-level function (``torch.multiprocessing.spawn`` pickles it by
+name); the ranks meet through a file store in a temporary folder and hand their results back as
+files. A spawn costs seconds of start-up, so one spawn (the module-scoped ``two_ranks``
+fixture) runs everything the two-rank tests check: the functions, 50 learner configurations,
+and runs cut into small chunks.
 """
 
 from __future__ import annotations
@@ -53,12 +55,6 @@ def one_process_group(tmp_path):
         yield dist.group.WORLD
     finally:
         dist.destroy_process_group()
-
-
-def _spawn(worker, tmp_path, *args):
-    """Run ``worker(rank, store, out_dir, *args)`` on two gloo ranks; return each rank's file."""
-    mp.spawn(worker, args=(str(tmp_path / "store"), str(tmp_path), *args), nprocs=2, join=True)
-    return [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
 
 
 def _join(rank, store):
@@ -186,34 +182,31 @@ def test_module_imports_torch_only():
 # ---------------------------------------------------------------- two processes
 
 
-def _functions_worker(rank, store, out_dir):
-    _join(rank, store)
+def _check_functions(rank):
+    """The four functions on this rank: what they return, for the parent to compare."""
+    group = resolve_process_group(True)
+    g = torch.Generator().manual_seed(100 + rank)
+    p = torch.randn(3, 4, generator=g)
+    d = torch.randn(5, generator=g, dtype=torch.float64)
+    q = torch.randn(2, 3, generator=g)
+    p_before = p.clone()
+    sums32 = all_reduce_sum([p, q], group)
+    sums64 = all_reduce_sum([d], group)
+    count = global_count(SPLIT[rank], group, "cpu")
+    mask = torch.tensor([[True, False, False], [False, False, True]]) if rank == 0 else \
+        torch.tensor([[False, False, True], [False, False, False]])
+    union = any_over_ranks(mask, group)
     try:
-        group = resolve_process_group(True)
-        g = torch.Generator().manual_seed(100 + rank)
-        p = torch.randn(3, 4, generator=g)
-        d = torch.randn(5, generator=g, dtype=torch.float64)
-        q = torch.randn(2, 3, generator=g)
-        p_before = p.clone()
-        sums32 = all_reduce_sum([p, q], group)
-        sums64 = all_reduce_sum([d], group)
-        count = global_count(SPLIT[rank], group, "cpu")
-        mask = torch.tensor([[True, False, False], [False, False, True]]) if rank == 0 else \
-            torch.tensor([[False, False, True], [False, False, False]])
-        union = any_over_ranks(mask, group)
-        try:
-            any_over_ranks(torch.zeros(3 + rank, dtype=torch.bool), group)
-            mismatch = None
-        except ValueError as err:
-            mismatch = str(err)
-        torch.save({"inputs": (p_before, q, d), "p_after": p, "sums": sums32 + sums64, "count": count,
-                    "union": union, "mismatch": mismatch}, f"{out_dir}/rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+        any_over_ranks(torch.zeros(3 + rank, dtype=torch.bool), group)
+        mismatch = None
+    except ValueError as err:
+        mismatch = str(err)
+    return {"inputs": (p_before, q, d), "p_after": p, "sums": sums32 + sums64, "count": count,
+            "union": union, "mismatch": mismatch}
 
 
-def test_the_four_functions_on_two_ranks(tmp_path):
-    results = _spawn(_functions_worker, tmp_path)
+def test_the_four_functions_on_two_ranks(two_ranks):
+    results = [rank["functions"] for rank in two_ranks]
     (p0, q0, d0), (p1, q1, d1) = results[0]["inputs"], results[1]["inputs"]
     expected = [p0 + p1, q0 + q1, d0 + d1]
     for rank, result in enumerate(results):
@@ -300,19 +293,9 @@ def _learn(case, samples, process_group):
     return result.detach().clone(), learner.post_trace.clone()
 
 
-def _learner_worker(rank, store, out_dir):
-    _join(rank, store)
-    try:
-        samples = slice(0, SPLIT[0]) if rank == 0 else slice(SPLIT[0], None)
-        results = [_learn(case, samples, True) for case in CASES]
-        torch.save(results, f"{out_dir}/rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
 @needs_glue
-def test_a_split_batch_learns_as_one_process(tmp_path, one_torch_thread):
-    ranks = _spawn(_learner_worker, tmp_path)
+def test_a_split_batch_learns_as_one_process(two_ranks, one_torch_thread):
+    ranks = _outcome(two_ranks, "learner")
     for i, case in enumerate(CASES):
         whole, whole_trace = _learn(case, slice(None), None)
         start = _case_data(case["layer"], case["dtype"])[0].weight.detach()
@@ -327,5 +310,86 @@ def test_a_split_batch_learns_as_one_process(tmp_path, one_torch_thread):
         assert torch.equal(trace0, whole_trace[: SPLIT[0]]) and torch.equal(trace1, whole_trace[SPLIT[0]:]), case
 
 
+# A run() splits its events into chunks by a memory budget per chunk; with a small budget the
+# ranks' unequal batches would give them different chunks, and so different numbers of
+# collectives, unless the chunking is made the same on every rank.
+CHUNK_BUDGET = 3300  # elements: 2 events per chunk for 4 samples of Linear(16, 8), 3 for 2 samples
+CHUNKED_CASES = [c for c in CASES if c["method"] == "run" and c["layer"] == "linear"
+                 and c["dtype"] == torch.float32 and c["rule"] in ("additive", "multiplicative")]
+
+
+def _small_chunks() -> bool:
+    """Shrink the learner's chunk budget, wherever it lives; False when it is not found."""
+    import importlib
+
+    found = False
+    for name in ("stdpwidgets.core.learner", "stdpwidgets.core.event_run"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "_CHUNK_ELEMENTS"):
+            module._CHUNK_ELEMENTS = CHUNK_BUDGET
+            found = True
+    return found
+
+
+@needs_glue
+def test_a_split_batch_learns_as_one_process_in_small_chunks(two_ranks, one_torch_thread):
+    ranks = _outcome(two_ranks, "chunked")
+    if ranks[0] is None:
+        pytest.skip("the learner's chunk budget (_CHUNK_ELEMENTS) was not found to shrink")
+    for i, case in enumerate(CHUNKED_CASES):
+        whole, _ = _learn(case, slice(None), None)
+        (w0, _), (w1, _) = ranks[0][i], ranks[1][i]
+        assert torch.equal(w0, w1), case
+        assert (w0 - whole).abs().max().item() <= 1e-6, case
+
+
 def test_the_cases_cover_every_combination():
     assert len(CASES) == 2 * 3 * 2 * 2 * 2 + 2
+
+
+# ---------------------------------------------------------------- the one spawn
+
+
+def _attempt(work):
+    """``work()``, or the traceback of its exception: a failing learner part (no glue yet) must
+    not cost the results of the other parts."""
+    import traceback
+
+    try:
+        return {"result": work(), "error": None}
+    except Exception:  # noqa: BLE001 - reported to the parent, which fails the test with it
+        return {"result": None, "error": traceback.format_exc()}
+
+
+def _worker(rank, store, out_dir):
+    """Everything the two-rank tests need, in one spawn (start-up costs seconds)."""
+    _join(rank, store)
+    try:
+        samples = slice(0, SPLIT[0]) if rank == 0 else slice(SPLIT[0], None)
+        results = {"functions": _check_functions(rank)}
+        results["learner"] = _attempt(lambda: [_learn(case, samples, True) for case in CASES])
+        # last: it shrinks the chunk budget for the rest of this process
+        results["chunked"] = _attempt(
+            lambda: [_learn(case, samples, True) for case in CHUNKED_CASES] if _small_chunks() else None)
+        torch.save(results, f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    """Each rank's results: the functions' checks and the learner's runs on its 4 or 2 samples."""
+    folder = tmp_path_factory.mktemp("two_ranks")
+    mp.spawn(_worker, args=(str(folder / "store"), str(folder)), nprocs=2, join=True)
+    return [torch.load(folder / f"rank{rank}.pt") for rank in range(2)]
+
+
+def _outcome(two_ranks, part):
+    """Both ranks' results of one part; the rank's traceback as the failure if it raised."""
+    for rank, results in enumerate(two_ranks):
+        if results[part]["error"] is not None:
+            pytest.fail(f"rank {rank} raised:\n{results[part]['error']}", pytrace=False)
+    return [results[part]["result"] for results in two_ranks]
