@@ -12,7 +12,8 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "stdpwidgets"
 # what each layer may import from outside the standard library and its own layer
 ALLOWED = {
     "core": {"torch"},
-    "sim": {"torch", "numpy", "sklearn", "stdpwidgets.core"},
+    "nn": {"torch", "stdpwidgets.core"},
+    "sim": {"torch", "numpy", "sklearn", "stdpwidgets.core", "stdpwidgets.nn"},
     "plots": {"torch", "numpy", "matplotlib", "PIL", "stdpwidgets.core", "stdpwidgets.sim"},  # PIL comes with matplotlib
 }
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}

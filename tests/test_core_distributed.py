@@ -33,16 +33,6 @@ TIMEOUT = datetime.timedelta(seconds=60)  # a rank that misses a collective fail
 SPLIT = (4, 2)  # the batch of 6, unequally across the two ranks
 
 
-def _learner_accepts_process_group() -> bool:
-    """Whether STDPLearner has the ``process_group`` keyword yet (the lead's glue)."""
-    return "process_group" in inspect.signature(STDPLearner.__init__).parameters
-
-
-needs_glue = pytest.mark.xfail(
-    not _learner_accepts_process_group(), reason="learner glue not yet merged", strict=False
-)
-
-
 @pytest.fixture
 def one_process_group(tmp_path):
     """A gloo default group of one process (world size 1), torn down after the test."""
@@ -293,7 +283,6 @@ def _learn(case, samples, process_group):
     return result.detach().clone(), learner.post_trace.clone()
 
 
-@needs_glue
 def test_a_split_batch_learns_as_one_process(two_ranks, one_torch_thread):
     ranks = _outcome(two_ranks, "learner")
     for i, case in enumerate(CASES):
@@ -319,26 +308,15 @@ CHUNKED_CASES = [c for c in CASES if c["method"] == "run" and c["layer"] == "lin
 
 
 def _small_chunks() -> bool:
-    """Shrink the learner's chunk budget, wherever it lives; False when it is not found."""
-    import importlib
+    """Shrink run()'s chunk budget (elements per chunk of events)."""
+    from stdpwidgets.core import event_run
 
-    found = False
-    for name in ("stdpwidgets.core.learner", "stdpwidgets.core.event_run"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "_CHUNK_ELEMENTS"):
-            module._CHUNK_ELEMENTS = CHUNK_BUDGET
-            found = True
-    return found
+    event_run.CHUNK_ELEMENTS = CHUNK_BUDGET
+    return True
 
 
-@needs_glue
 def test_a_split_batch_learns_as_one_process_in_small_chunks(two_ranks, one_torch_thread):
     ranks = _outcome(two_ranks, "chunked")
-    if ranks[0] is None:
-        pytest.skip("the learner's chunk budget (_CHUNK_ELEMENTS) was not found to shrink")
     for i, case in enumerate(CHUNKED_CASES):
         whole, _ = _learn(case, slice(None), None)
         (w0, _), (w1, _) = ranks[0][i], ranks[1][i]

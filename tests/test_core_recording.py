@@ -14,14 +14,6 @@ RULE = STDPRule(tau_pre=16.8, tau_post=33.7, a_plus=0.01, a_minus=0.0105, w_min=
 T_STEPS, BATCH, N_IN, N_OUT = 40, 3, 10, 4
 
 
-def _learner_has_attach() -> bool:
-    """Whether STDPLearner has attach()/detach() yet (the lead's glue)."""
-    return callable(getattr(STDPLearner, "attach", None)) and callable(getattr(STDPLearner, "detach", None))
-
-
-needs_glue = pytest.mark.xfail(not _learner_has_attach(), reason="learner glue not yet merged", strict=False)
-
-
 class LIF(nn.Module):
     """Leaky integrate-and-fire neurons: v <- decay v + input; a spike where v >= threshold,
     which resets v to 0. Returns the spikes, or ``(spikes, v)`` with ``return_membrane``."""
@@ -308,7 +300,6 @@ def test_bad_arguments(args, kwargs, match):
 # ---------------------------------------------------------------- the learner's glue
 
 
-@needs_glue
 def test_learner_attach_step_detach():
     inputs = _inputs()
     model = _model()
@@ -326,7 +317,6 @@ def test_learner_attach_step_detach():
     learner.attach(model[1]).remove()  # attach again after detach
 
 
-@needs_glue
 def test_learner_attach_with_select():
     inputs = _inputs()
     model = _model(return_membrane=True)
@@ -339,7 +329,6 @@ def test_learner_attach_with_select():
     assert torch.equal(model[0].weight, _by_hand(inputs)[0])
 
 
-@needs_glue
 def test_learner_step_without_a_pass_raises():
     model = _model()
     learner = STDPLearner(model[0], RULE, dt=1.0)

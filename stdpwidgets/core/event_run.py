@@ -82,6 +82,15 @@ def forced_path(path: Optional[UpdatePath]):
         _FORCED = saved
 
 
+def _global_batch(update, batch: int) -> int:
+    """The batch summed over the ranks (this process's batch when not distributed)."""
+    if update.group is None:
+        return batch
+    from .distributed import global_count
+
+    return global_count(batch, update.group, update.layer.weight.device)
+
+
 def _spiking(seq: torch.Tensor) -> torch.Tensor:
     """(T,) bool: steps with any non-zero spike."""
     flat = seq.reshape(seq.shape[0], seq.shape[1:].numel())
@@ -112,7 +121,10 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     if path is None:
         path = _FORCED or choose_path(learner, n_events, record)
     specs = learner._specs
-    per_event = pre_seq.shape[1:].numel() + post_seq.shape[1:].numel()
+    per_event = pre_seq.shape[2:].numel() + post_seq.shape[2:].numel()
+    # the whole batch's size sets the chunks, so that ranks with unequal batches cut their
+    # events alike and their collectives pair up
+    per_event *= _global_batch(update, pre_seq.shape[1])
     per_event *= 2 + len(specs)  # spikes, and each trace before and after the spikes
     if path is UpdatePath.SCAN or record:
         per_event += 8 * weight.numel()  # the correlations and maps (or the recorded weights)

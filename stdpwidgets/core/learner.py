@@ -347,7 +347,7 @@ class STDPLearner:
         """
         from .recording import SpikeRecorder
 
-        if self._recorder is not None and getattr(self._recorder, "active", True):
+        if self._recorder is not None and not self._recorder.removed:
             raise RuntimeError("this learner is already attached to a spiking module; call detach() first")
         self._recorder = SpikeRecorder(self.layer, spiking_module, select=select)
         return self._recorder
@@ -363,7 +363,7 @@ class STDPLearner:
         if pre is not None and post is not None:
             return pre, post
         if pre is None and post is None:
-            if self._recorder is None or not getattr(self._recorder, "active", True):
+            if self._recorder is None or self._recorder.removed:
                 raise TypeError(
                     "step() needs pre and post spikes: pass step(pre, post), or attach() the "
                     "spiking module after this layer so a forward pass records them"
