@@ -162,7 +162,7 @@ class AdaptiveLIF(nn.Module):
             raise ValueError(f"{name} must be shaped (batch, *{self.shape}), got {tuple(value.shape)}")
         if value.device != self.theta.device:
             raise ValueError(f"{name} is on {value.device} but the neurons are on {self.theta.device}; move one of them")
-        if not math.isfinite(float(value.sum())):
+        if not math.isfinite(float(value.detach().sum())):
             if not bool(torch.isfinite(value).all()):
                 raise ValueError(f"{name} holds NaN or inf; the membrane potential would become NaN")
         return value
@@ -191,8 +191,13 @@ class AdaptiveLIF(nn.Module):
         Returns
         -------
         Tensor
-            Spikes of this step, ``(batch, *shape)``, 0.0 or 1.0 in the buffers' dtype.
+            Spikes of this step, ``(batch, *shape)``, 0.0 or 1.0 in the buffers' dtype. Not
+            differentiable (it runs under ``torch.no_grad()``: STDP needs no gradient).
         """
+        with torch.no_grad():  # spikes have no gradient; the state must not hold a graph
+            return self._step(current, jump, competition)
+
+    def _step(self, current, jump, competition) -> torch.Tensor:
         current = self._check_input("current", current)
         jump = self._check_input("jump", jump)
         if current is None and jump is None:

@@ -62,6 +62,7 @@ from .sjostrom2001 import SJOSTROM_2001, FrequencyExperiment, frequency_experime
 from .song2000 import SONG2000_DEPENDENCES, Song2000Result, song2000, song2000_rule
 from .synapse import simulate_synapse
 from .spikes import fixed_count_spikes, poisson_spikes, times_to_train, train_to_raster, train_to_times
+from .diehl_cook import DiehlCook2015
 
 __all__ = [
     "size_limits",
@@ -124,4 +125,5 @@ __all__ = [
     "smoothed_kernels",
     "shuffled_kernels",
     "noise_kernels",
+    "DiehlCook2015",
 ]
