@@ -54,12 +54,18 @@ class UpdatePath(enum.Enum):
     SPARSE = "sparse"
 
 
+def _summable(learner, record: bool) -> bool:
+    """Whether the events' updates do not interact, so they can be summed in one call."""
+    rule = learner.rule
+    if learner.update == "grad":
+        return not rule.bounded  # the weight is fixed; only a clip makes updates interact
+    return rule.weight_independent and not rule.bounded and not record
+
+
 def choose_path(learner, n_events: int, record: bool) -> UpdatePath:
     """The fastest exact path for this learner and run."""
     rule, update = learner.rule, learner._update
-    if learner.update == "grad" and not rule.bounded:
-        return UpdatePath.SUMMED  # the weight is fixed: sum all correlations, one call
-    if learner.update == "in-place" and rule.weight_independent and not rule.bounded and not record:
+    if _summable(learner, record):
         return UpdatePath.SUMMED
     scannable = rule.weight_independent or rule.dependence.name == "multiplicative"
     small = learner.layer.weight.numel() * max(1, n_events - 1).bit_length() <= SCAN_MAX_WORK
@@ -104,7 +110,8 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     """The whole run without changing the learner: (dw or history, final weight, final traces).
 
     ``path`` forces an :class:`UpdatePath` (tests pin each one); default :func:`choose_path`.
-    A forced ``SCAN`` falls back to ``SEQUENTIAL`` where the clipped affine form does not
+    A forced ``SUMMED`` falls back to ``SEQUENTIAL`` where updates interact (clipped or
+    weight-dependent in place), a forced ``SCAN`` where the clipped affine form does not
     apply (grad mode; weights outside the bounds with a multiplicative rule; other dependences).
     """
     update, rule = learner._update, learner.rule
@@ -120,6 +127,8 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     n_events = event_steps.numel()
     if path is None:
         path = _FORCED or choose_path(learner, n_events, record)
+    if path is UpdatePath.SUMMED and not _summable(learner, False):
+        path = UpdatePath.SEQUENTIAL  # forced where the updates interact: one at a time
     specs = learner._specs
     per_event = pre_seq.shape[2:].numel() + post_seq.shape[2:].numel()
     # the whole batch's size sets the chunks, so that ranks with unequal batches cut their

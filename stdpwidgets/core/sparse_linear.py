@@ -9,8 +9,9 @@ few spikes changes only the few rows :math:`R` of the neurons that fired and the
 :math:`n_{out} n_{in}`.
 
 The new values are computed with the dense path's order of operations (first ``+ F+ P``, then
-``- F- D``, then the clip), so they are the dense path's to within the rounding of the
-products' summation order (exact at batch 1). The other weights are left as they are, which is
+``- F- D``, then the clip), so they are the dense path's to within one rounding (a GEMM kernel
+may fuse a multiply-add that an elementwise kernel rounds twice, depending on the sizes) and
+the order of the batch sum (tests/test_core_update_paths.py: <= 1e-15 in float64). The other weights are left as they are, which is
 what the dense path does to them only while they lie within the bounds (it clips every weight
 every step): callers check that first (:func:`weight_ready`).
 """
@@ -91,7 +92,10 @@ def sparse_change(update, w: torch.Tensor, terms, batch: int, rows: torch.Tensor
     if rule.weight_independent:
         a_plus, a_minus = update.scales(batch)
         new_rows = w_rows.add_(potentiation, alpha=a_plus)
-        new_rows.index_add_(1, cols, depression.index_select(0, rows), alpha=-a_minus)
+        # where rows and columns cross: the second term, added as add_ adds it (index_add_
+        # rounds alpha * x separately, one ulp away from the dense path)
+        crossing = new_rows.index_select(1, cols).add_(depression.index_select(0, rows), alpha=-a_minus)
+        new_rows.index_copy_(1, cols, crossing)
         return new_rows, w_cols.add_(depression, alpha=-a_minus)
     if update.reduction == "mean":
         potentiation.div_(batch)

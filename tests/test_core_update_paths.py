@@ -1,0 +1,307 @@
+"""Each update path of the learner, forced and pinned against a naive reference.
+
+``run()`` takes one of four paths (:class:`stdpwidgets.core.event_run.UpdatePath`) and ``step()``
+on ``nn.Linear`` a sparse or a dense one; which path serves a call is a matter of speed only. So
+every path is forced here, shown to have run (a spy on the function only it calls), and compared
+with a per-synapse Python loop written from the rule's definition, and with stepping.
+"""
+
+import math
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from stdpwidgets import STDPLearner, STDPRule
+from stdpwidgets.core import event_run, sparse_linear
+from stdpwidgets.core.event_run import UpdatePath, forced_path, choose_path
+from stdpwidgets.core.triplet import TripletRule
+
+N_IN, N_OUT, T = 6, 4, 30
+ADDITIVE = STDPRule(tau_pre=16.8, tau_post=33.7, a_plus=0.05, a_minus=0.06, w_min=0.0, w_max=1.0)
+UNBOUNDED = STDPRule(tau_pre=16.8, tau_post=33.7, a_plus=0.05, a_minus=0.06)
+MULTIPLICATIVE = STDPRule(16.8, 33.7, 0.05, 0.06, weight_dependence="multiplicative", w_min=0.0, w_max=1.0)
+GUTIG = STDPRule(16.8, 33.7, 0.05, 0.06, weight_dependence="gutig", mu=0.3, w_min=0.0, w_max=1.0)
+RULES = {"additive": ADDITIVE, "unbounded": UNBOUNDED, "multiplicative": MULTIPLICATIVE, "gutig": GUTIG}
+
+
+def factors(rule, w):
+    """F+(w), F-(w) of one synapse, from the rule's definition (not the package's code)."""
+    name = rule.dependence.name
+    up, down = max(rule.w_max - w, 0.0), max(w - rule.w_min, 0.0)
+    if name == "additive":
+        return rule.a_plus, rule.a_minus
+    if name == "multiplicative":
+        return rule.a_plus * up, rule.a_minus * down
+    if name == "gutig":
+        return rule.a_plus * up**rule.mu, rule.a_minus * down**rule.mu
+    raise AssertionError(name)
+
+
+def naive_pair_rule(rule, w0, pre, post, dt=1.0, update="in-place"):
+    """All-to-all pair STDP synapse by synapse: traces read before this step's spikes.
+
+    Returns the final weight (in place) or the summed bounded changes (grad mode).
+    """
+    steps, batch, n_in = pre.shape
+    n_out = post.shape[2]
+    fx, fy = math.exp(-dt / rule.tau_pre), math.exp(-dt / rule.tau_post)
+    x = [[0.0] * n_in for _ in range(batch)]
+    y = [[0.0] * n_out for _ in range(batch)]
+    w = [[float(w0[j, i]) for i in range(n_in)] for j in range(n_out)]
+    total = [[0.0] * n_in for _ in range(n_out)]
+    lo, hi = rule.w_min, rule.w_max
+    for t in range(steps):
+        x = [[v * fx for v in row] for row in x]
+        y = [[v * fy for v in row] for row in y]
+        for j in range(n_out):
+            for i in range(n_in):
+                potentiation = sum(float(post[t, b, j]) * x[b][i] for b in range(batch))
+                depression = sum(y[b][j] * float(pre[t, b, i]) for b in range(batch))
+                f_plus, f_minus = factors(rule, w[j][i])
+                moved = min(max(w[j][i] + f_plus * potentiation - f_minus * depression, lo), hi)
+                if update == "grad":
+                    total[j][i] += moved - w[j][i]
+                else:
+                    w[j][i] = moved
+        x = [[x[b][i] + float(pre[t, b, i]) for i in range(n_in)] for b in range(batch)]
+        y = [[y[b][j] + float(post[t, b, j]) for j in range(n_out)] for b in range(batch)]
+    return torch.tensor(total if update == "grad" else w, dtype=torch.float64)
+
+
+def trains(batch, density, seed, steps=T):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(steps, batch, N_IN, generator=g) < density,
+            torch.rand(steps, batch, N_OUT, generator=g) < density)
+
+
+def learner_for(rule, update="in-place", seed=0, n_in=N_IN, n_out=N_OUT):
+    layer = nn.Linear(n_in, n_out, bias=False).double()
+    with torch.no_grad():
+        layer.weight.copy_(0.2 + 0.6 * torch.rand(n_out, n_in, generator=torch.Generator().manual_seed(seed),
+                                                  dtype=torch.float64))
+    return STDPLearner(layer, rule, dt=1.0, update=update)
+
+
+def result_of(learner):
+    weight = learner.layer.weight
+    return (-weight.grad if learner.update == "grad" else weight).detach().clone()
+
+
+class Spy:
+    """Counts calls of a module function while passing them through."""
+
+    def __init__(self, monkeypatch, module, name):
+        self.calls, original = 0, getattr(module, name)
+
+        def wrapped(*args, **kwargs):
+            self.calls += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapped)
+
+
+# (path, rule, update, the function only that path calls)
+FORCED = [
+    (UpdatePath.SUMMED, "unbounded", "in-place", None),
+    (UpdatePath.SUMMED, "unbounded", "grad", None),
+    (UpdatePath.SCAN, "additive", "in-place", (event_run, "_scan_chunk")),
+    (UpdatePath.SCAN, "multiplicative", "in-place", (event_run, "_scan_chunk")),
+    (UpdatePath.SEQUENTIAL, "additive", "in-place", (event_run, "_sequential_chunk")),
+    (UpdatePath.SEQUENTIAL, "gutig", "in-place", (event_run, "_sequential_chunk")),
+    (UpdatePath.SEQUENTIAL, "additive", "grad", (event_run, "_sequential_chunk")),
+    (UpdatePath.SPARSE, "additive", "in-place", (sparse_linear, "sparse_change")),
+    (UpdatePath.SPARSE, "multiplicative", "in-place", (sparse_linear, "sparse_change")),
+    (UpdatePath.SPARSE, "gutig", "grad", (sparse_linear, "sparse_change")),
+]
+
+
+@pytest.mark.parametrize("path,rule_name,update,only", FORCED,
+                         ids=[f"{p.value}-{r}-{u}" for p, r, u, _ in FORCED])
+@pytest.mark.parametrize("batch,density", [(1, 0.1), (3, 0.3)])
+def test_each_forced_path_matches_the_naive_loop_and_stepping(monkeypatch, path, rule_name, update, only,
+                                                             batch, density):
+    rule = RULES[rule_name]
+    pre, post = trains(batch, density, seed=batch)
+    reference = naive_pair_rule(rule, learner_for(rule).layer.weight.detach(), pre, post, update=update)
+
+    stepper = learner_for(rule, update)
+    for t in range(T):
+        stepper.step(pre[t], post[t])
+
+    runner = learner_for(rule, update)
+    spy = Spy(monkeypatch, *only) if only else None
+    with forced_path(path):
+        runner.run(pre, post)
+    if spy is not None:
+        assert spy.calls > 0, f"{path} did not run"
+    torch.testing.assert_close(result_of(runner), reference, atol=1e-12, rtol=0)
+    torch.testing.assert_close(result_of(stepper), reference, atol=1e-12, rtol=0)
+    for name, trace in stepper.traces.items():
+        torch.testing.assert_close(runner.traces[name], trace, atol=1e-12, rtol=0)
+
+
+def test_run_chooses_the_path_the_case_allows():
+    big = nn.Linear(300, 200, bias=False)
+    small = nn.Linear(4, 3, bias=False)
+    assert choose_path(STDPLearner(small, UNBOUNDED), 50, False) is UpdatePath.SUMMED
+    assert choose_path(STDPLearner(small, UNBOUNDED), 50, True) is UpdatePath.SEQUENTIAL
+    assert choose_path(STDPLearner(small, GUTIG, update="grad"), 50, False) is UpdatePath.SEQUENTIAL
+    assert choose_path(STDPLearner(small, UNBOUNDED, update="grad"), 50, False) is UpdatePath.SUMMED
+    assert choose_path(STDPLearner(small, ADDITIVE), 50, False) is UpdatePath.SCAN
+    assert choose_path(STDPLearner(small, MULTIPLICATIVE), 50, False) is UpdatePath.SCAN
+    assert choose_path(STDPLearner(small, GUTIG), 50, False) is UpdatePath.SEQUENTIAL
+    assert choose_path(STDPLearner(big, ADDITIVE), 50, False) is UpdatePath.SEQUENTIAL
+
+
+def test_summing_interacting_updates_falls_back_to_one_at_a_time(monkeypatch):
+    pre, post = trains(2, 0.3, seed=3)
+    reference = naive_pair_rule(ADDITIVE, learner_for(ADDITIVE).layer.weight.detach(), pre, post)
+    runner = learner_for(ADDITIVE)
+    spy = Spy(monkeypatch, event_run, "_sequential_chunk")
+    with forced_path(UpdatePath.SUMMED):
+        runner.run(pre, post)
+    assert spy.calls > 0
+    torch.testing.assert_close(result_of(runner), reference, atol=1e-12, rtol=0)
+
+
+def test_forcing_the_sparse_path_needs_a_linear_layer_within_its_bounds():
+    learner = STDPLearner(nn.Conv1d(1, 2, 3, bias=False), ADDITIVE)
+    with forced_path(UpdatePath.SPARSE), pytest.raises(ValueError, match="nn.Linear"):
+        learner.run(torch.ones(2, 1, 1, 8), torch.ones(2, 1, 2, 6))
+    assert learner.steps == 0
+
+
+# ------------------------------------------------------------------ step: sparse or dense
+
+def both_sides(monkeypatch, rule, update, batch, density, rule_seed=0, dtype=torch.float64):
+    """(dense, sparse, sparse-path calls): the same steps with the sparse path off and forced."""
+    pre, post = trains(batch, density, seed=7 + batch)
+    out = []
+    for fraction in (-1.0, 10.0):  # -1: nothing is cheap enough (dense); 10: everything is (sparse)
+        monkeypatch.setattr(sparse_linear, "SPARSE_MAX_FRACTION", fraction)
+        spy = Spy(monkeypatch, sparse_linear, "sparse_change")
+        learner = learner_for(rule, update, seed=rule_seed)
+        learner.layer.to(dtype)
+        dws = [learner.step(pre[t].to(dtype) if t % 2 else pre[t], post[t]) for t in range(T)]
+        out.append((result_of(learner), torch.stack(dws), learner.traces, spy.calls))
+        monkeypatch.undo()
+    return out
+
+
+@pytest.mark.parametrize("update", ["in-place", "grad"])
+@pytest.mark.parametrize("rule_name", ["additive", "unbounded", "multiplicative", "gutig", "triplet"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_the_sparse_step_equals_the_dense_step(monkeypatch, rule_name, update, batch):
+    rule = TripletRule.preset("visual-cortex-all-to-all-minimal", w_min=0.0, w_max=1.0) \
+        if rule_name == "triplet" else RULES[rule_name]
+    (w_dense, dw_dense, tr_dense, dense_calls), (w_sparse, dw_sparse, tr_sparse, sparse_calls) = both_sides(
+        monkeypatch, rule, update, batch, density=0.15)
+    assert dense_calls == 0 and sparse_calls == T
+    # the same operations in the same order: equal to the rounding of one multiply-add (a GEMM
+    # kernel may fuse it, or not, depending on the size) and of the batch sum's order
+    torch.testing.assert_close(w_sparse, w_dense, atol=1e-15, rtol=0)
+    torch.testing.assert_close(dw_sparse, dw_dense, atol=1e-15, rtol=0)
+    for name in tr_dense:
+        assert torch.equal(tr_sparse[name], tr_dense[name])
+
+
+def test_the_sparse_step_equals_the_dense_step_in_float32_to_one_rounding(monkeypatch):
+    (w_dense, dw_dense, _, _), (w_sparse, dw_sparse, _, calls) = both_sides(
+        monkeypatch, ADDITIVE, "in-place", 1, 0.05, dtype=torch.float32)
+    assert calls == T
+    assert float((w_sparse - w_dense).abs().max()) <= 2 * torch.finfo(torch.float32).eps
+    assert float((dw_sparse - dw_dense).abs().max()) <= 2 * torch.finfo(torch.float32).eps
+
+
+def test_a_sparse_step_is_chosen_only_when_few_weights_are_touched(monkeypatch):
+    learner = learner_for(ADDITIVE, n_in=100, n_out=80)
+    spy = Spy(monkeypatch, sparse_linear, "sparse_change")
+    pre, post = torch.zeros(1, 100, dtype=torch.bool), torch.zeros(1, 80, dtype=torch.bool)
+    pre[0, :3] = True
+    post[0, :2] = True
+    learner.step(pre, post)  # touches 2 rows + 3 columns: 2*100 + 3*80 of 8000 weights
+    assert spy.calls == 1
+    learner.step(torch.ones(1, 100, dtype=torch.bool), post)  # every column: dense
+    assert spy.calls == 1
+
+
+def test_the_sparse_step_leaves_weights_outside_the_bounds_to_the_dense_step():
+    """The dense step clips every weight every step; the sparse one only touched weights, so it
+    must not serve a weight set outside the bounds."""
+    learner = learner_for(ADDITIVE, n_in=100, n_out=80)
+    with torch.no_grad():
+        learner.layer.weight[5, 50] = 1.7
+    pre, post = torch.zeros(1, 100, dtype=torch.bool), torch.zeros(1, 80, dtype=torch.bool)
+    pre[0, 0] = True
+    dw = learner.step(pre, post)
+    assert float(learner.layer.weight.detach()[5, 50]) == 1.0 and float(dw[5, 50]) == pytest.approx(-0.7)
+
+
+def test_nan_in_an_untouched_weight_still_raises_and_changes_nothing():
+    learner = learner_for(ADDITIVE, n_in=100, n_out=80)
+    with torch.no_grad():
+        learner.layer.weight[5, 50] = math.nan
+    before = learner.layer.weight.detach().clone()
+    pre, post = torch.zeros(1, 100, dtype=torch.bool), torch.zeros(1, 80, dtype=torch.bool)
+    pre[0, 0] = True
+    with pytest.raises(ValueError, match="not finite"):
+        learner.step(pre, post)
+    assert torch.equal(learner.layer.weight.detach().nan_to_num(), before.nan_to_num())
+    assert learner.steps == 0 and learner.traces is None
+
+
+# ------------------------------------------------------------------ silent postsynaptic layer
+
+def silent_learner(dt=1.0):
+    return STDPLearner(nn.Linear(5, 3, bias=False), ADDITIVE, dt=dt)
+
+
+def test_a_silent_postsynaptic_layer_warns_once_when_stepping():
+    learner = silent_learner()
+    pre, post = torch.ones(2, 5, dtype=torch.bool), torch.zeros(2, 3, dtype=torch.bool)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(999):
+            learner.step(pre, post)
+        assert not caught  # 999 ms: not yet
+        for _ in range(2000):
+            learner.step(pre, post)
+    silent = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(silent) == 1
+    assert "no postsynaptic spike for 1000 steps (1000 ms)" in str(silent[0].message)
+    assert "threshold" in str(silent[0].message)
+
+
+def test_a_silent_postsynaptic_layer_warns_from_run_and_counts_simulated_time():
+    pre, post = torch.ones(3000, 1, 5, dtype=torch.bool), torch.zeros(3000, 1, 3, dtype=torch.bool)
+    fine = silent_learner(dt=0.1)  # 3000 steps of 0.1 ms: 300 ms, too short to warn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fine.run(pre, post)
+    learner = silent_learner()
+    with pytest.warns(RuntimeWarning, match="no postsynaptic spike for 3000 steps"):
+        learner.run(pre, post)
+
+
+def test_a_layer_that_spikes_now_and_then_does_not_warn():
+    learner = silent_learner()
+    pre, post = torch.ones(4000, 1, 5, dtype=torch.bool), torch.zeros(4000, 1, 3, dtype=torch.bool)
+    post[::900, 0, 1] = True  # a spike every 900 ms
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        learner.run(pre[:2000], post[:2000])
+        for t in range(2000, 4000):
+            learner.step(pre[t], post[t])
+
+
+# ------------------------------------------------------------------ step() arguments
+
+def test_step_without_spikes_and_without_attach_says_what_to_do():
+    learner = silent_learner()
+    with pytest.raises(TypeError, match="attach"):
+        learner.step()
+    with pytest.raises(TypeError, match="no post spikes"):
+        learner.step(torch.ones(1, 5))
+    assert learner.steps == 0
