@@ -6,6 +6,7 @@ Depends on PyTorch only (no plotting, no widgets, no I/O).
 from .correlate import LAYER_KINDS, LayerKind, register_layer_kind
 from .dependence import DEPENDENCE_NAMES, WeightDependence, power_law
 from .learner import STDPHistory, STDPLearner
+from .recording import SpikeRecorder
 from .rule import PAIRINGS, Rule, STDPRule, TraceSpec
 from .triplet import TRIPLET_PRESETS, TripletRule
 from .triplet_closed_forms import triplet_bcm_threshold, triplet_poisson_drift, triplet_protocol_change
@@ -27,6 +28,7 @@ __all__ = [
     "TRIPLET_PRESETS",
     "STDPLearner",
     "STDPHistory",
+    "SpikeRecorder",
     "WeightDependence",
     "power_law",
     "LayerKind",

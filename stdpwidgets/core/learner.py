@@ -18,6 +18,7 @@ from . import event_run
 from .correlate import LayerKind, layer_kind_of
 from .rule import Rule, _check_real
 from .traces import add_spikes, decay_factor
+from .eligibility import Eligibility, check_eligibility_tau, check_reward
 from .weight_update import NOT_FINITE, WeightUpdate
 
 __all__ = ["STDPLearner", "STDPHistory", "REDUCTIONS", "UPDATES"]
@@ -193,6 +194,21 @@ class STDPLearner:
         ``"grad"`` leaves the weight alone and accumulates ``-dw`` into ``layer.weight.grad``
         (``dw`` being the change the in-place mode would make from the current weight), so
         ``torch.optim.SGD(lr=1)`` applies the same step and any optimizer can be used.
+    process_group : ProcessGroup or True, optional
+        Data-parallel STDP (:mod:`~stdpwidgets.core.distributed`): the batch-summed
+        correlations are all-reduced over the group's ranks before they are used, so a batch
+        split across processes learns exactly as one process on the whole batch (traces stay
+        local, per sample; ``reduction="mean"`` divides by the global batch). ``True`` takes
+        the default group (``torch.distributed.init_process_group`` first, e.g. under
+        ``torchrun``). Every rank must call ``step``/``run`` alike; an error on one rank (bad
+        spikes) leaves the others waiting in the collective, so stop the job.
+    eligibility_tau : float, optional
+        Reward-modulated (three-factor) STDP (:mod:`~stdpwidgets.core.eligibility`): the
+        change STDP proposes each step (from the current weight, weight dependence included,
+        unclipped) accumulates in an eligibility trace ``e`` shaped like the weight that decays
+        with this time constant (ms); the weight moves by ``reward * e`` (clipped to the
+        bounds; in grad mode ``-reward * e`` goes into ``.grad``). Pass the reward to
+        :meth:`step` and :meth:`run`. None (default): plain STDP.
 
     Raises
     ------
@@ -229,6 +245,7 @@ class STDPLearner:
         reduction: str = "sum",
         update: str = "in-place",
         process_group: Any = None,
+        eligibility_tau: Optional[float] = None,
     ) -> None:
         if not isinstance(rule, Rule):
             raise TypeError(
@@ -294,6 +311,8 @@ class STDPLearner:
         self._last_post = 0  # step count right after the last step with a postsynaptic spike
         self._pending_post = []  # (step count after, per-step "any post spike" bools), not yet read
         self._warned_silent = False
+        self.eligibility_tau = check_eligibility_tau(eligibility_tau)
+        self._eligibility = None if self.eligibility_tau is None else Eligibility(self.eligibility_tau, self.dt)
 
     # ------------------------------------------------------------------ state
 
@@ -323,6 +342,14 @@ class STDPLearner:
         self._traces = None
         self.steps = 0
         self._last_post, self._pending_post = 0, []
+        if self._eligibility is not None:
+            self._eligibility.trace = None
+
+    @property
+    def eligibility(self) -> Optional[torch.Tensor]:
+        """The eligibility trace after the last step, shaped like the weight (weight units);
+        None before any step or without ``eligibility_tau``."""
+        return None if self._eligibility is None else self._eligibility.trace
 
     # ------------------------------------------------------------------ in a user's model
 
@@ -411,6 +438,8 @@ class STDPLearner:
             "update": self.update,
             "rule": {k: _picklable(v) for k, v in self.rule.to_dict().items()},
             "rule_type": type(self.rule).__name__,
+            # only when set, so checkpoints of plain learners keep their configuration
+            **({} if self.eligibility_tau is None else {"eligibility_tau": self.eligibility_tau}),
         }
 
     def state_dict(self) -> Dict[str, Any]:
@@ -422,7 +451,11 @@ class STDPLearner:
         description, not the code.
         """
         traces = None if self._traces is None else {k: t.detach().clone() for k, t in self._traces.items()}
-        return {"traces": traces, "steps": self.steps, "config": self._config()}
+        state = {"traces": traces, "steps": self.steps, "config": self._config()}
+        if self._eligibility is not None:
+            trace = self._eligibility.trace
+            state["eligibility"] = None if trace is None else trace.detach().clone()
+        return state
 
     def load_state_dict(self, state: Dict[str, Any], strict: bool = True) -> None:
         """Restore traces and step count saved by :meth:`state_dict`.
@@ -469,10 +502,13 @@ class STDPLearner:
         missing = {"traces", "steps", "config"} - set(state)
         if missing:
             raise ValueError(f"not an STDPLearner state_dict: missing {sorted(missing)}")
-        unknown = set(state) - {"traces", "steps", "config"}
+        known = {"traces", "steps", "config"} | ({"eligibility"} if self._eligibility is not None else set())
+        unknown = set(state) - known
         if unknown:
+            hint = " (an eligibility trace needs a learner built with eligibility_tau)" if "eligibility" in unknown else ""
             raise ValueError(
-                f"state_dict has unknown keys {sorted(map(str, unknown))}; expected 'traces', 'steps', 'config'"
+                f"state_dict has unknown keys {sorted(map(str, unknown))}; expected "
+                f"{', '.join(map(repr, sorted(known)))}{hint}"
             )
         config = state["config"]
         if not isinstance(config, Mapping):
@@ -490,7 +526,27 @@ class STDPLearner:
             )
         steps = _check_steps(state["steps"])
         traces = self._checked_traces(state["traces"])
+        eligibility = self._checked_eligibility(state.get("eligibility"))
         self._traces, self.steps = traces, steps  # nothing is assigned before this line
+        if self._eligibility is not None:
+            self._eligibility.trace = eligibility
+
+    def _checked_eligibility(self, saved: Any) -> Optional[torch.Tensor]:
+        """A checkpoint's eligibility trace: a finite float tensor shaped like the weight."""
+        if saved is None:
+            return None
+        weight = self.layer.weight
+        if not isinstance(saved, torch.Tensor) or saved.layout != torch.strided or not saved.is_floating_point():
+            got = saved.dtype if isinstance(saved, torch.Tensor) else type(saved).__name__
+            raise TypeError(f"saved eligibility must be a dense floating-point tensor, got {got}")
+        if tuple(saved.shape) != tuple(weight.shape):
+            raise ValueError(
+                f"saved eligibility is shaped {tuple(saved.shape)}; it must be shaped like the weight {tuple(weight.shape)}"
+            )
+        trace = saved.detach().to(device=weight.device, dtype=weight.dtype).clone()
+        if not bool(torch.isfinite(trace).all()):
+            raise ValueError(f"saved eligibility contains NaN or infinite values (in {weight.dtype})")
+        return trace
 
     def _checked_traces(self, saved: Any) -> Optional[Dict[str, torch.Tensor]]:
         """Validate a checkpoint's traces; return detached copies on the weight's dtype/device."""
@@ -691,7 +747,8 @@ class STDPLearner:
         """The traces as this step's update reads them (the within-step ordering, in one place)."""
         return {name: (after if late else before)[name] for name, late in self._read_after_spikes}
 
-    def step(self, pre: Optional[torch.Tensor] = None, post: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def step(self, pre: Optional[torch.Tensor] = None, post: Optional[torch.Tensor] = None,
+             reward: Any = None) -> torch.Tensor:
         """Advance one time step of ``dt`` ms and update the weight.
 
         Parameters
@@ -704,13 +761,18 @@ class STDPLearner:
             last forward pass recorded.
         post : Tensor
             Postsynaptic spikes of this step, ``(batch, *layer output)``.
+        reward : float or 0-d tensor, optional
+            Only with ``eligibility_tau``: this step's reward (third factor; default 0, so the
+            eligibility trace accumulates and the weight stays). A per-sample reward is not
+            supported (it would need one eligibility trace per sample): pass the batch's mean.
 
         Returns
         -------
         Tensor
             The step's weight change ``dw`` (weight units), shaped like ``layer.weight``:
             applied to the weight (in-place mode, bounds included) or subtracted from its
-            ``.grad`` (grad mode).
+            ``.grad`` (grad mode). With ``eligibility_tau``: ``clip(w + reward * e) - w``
+            (in place) or ``reward * e`` (grad mode).
 
         Raises
         ------
@@ -724,28 +786,49 @@ class STDPLearner:
         quarter of the weights: small batches, sparse spikes) updates only those
         (:mod:`~stdpwidgets.core.sparse_linear`), with the same result.
         """
+        reward = self._reward_of(reward, "reward")
         pre, post = self._spikes_of_step(pre, post)
         pre, post = self._check_spikes(pre, post, time_axis=False)
         with torch.no_grad():
-            weight = self.layer.weight
-            traces = self._initial_traces(pre.shape, post.shape)
-            s_pre, s_post = pre.to(weight.dtype), post.to(weight.dtype)
-            decayed, after = {}, {}
-            for spec in self._specs:
-                side = s_pre if spec.side == "pre" else s_post
-                decayed[spec.name] = traces[spec.name] * self._factors[spec.name]
-                after[spec.name] = add_spikes(decayed[spec.name], side, spec.pairing)
-            terms = self.rule.correlation_terms(s_pre, s_post, self._read(decayed, after))
-            # spike counts (not bools) can overflow the traces: checked with the update
-            counted = pre.dtype != torch.bool or post.dtype != torch.bool
-            batch = self._update.batch_total(pre.shape[0])
-            dw = self._update.step(weight, terms, batch, tuple(after.values()) if counted else ())
-            self._traces = after
-            self.steps += 1
-            self._note_post_spikes(event_run._spiking(post.unsqueeze(0)))
+            return self._learn_step(pre, post, reward)
+
+    def _reward_of(self, reward: Any, name: str) -> Optional[float]:
+        """A step's reward as a float (0 when omitted) with eligibility; refused without."""
+        if self._eligibility is None:
+            if reward is not None:
+                raise ValueError(
+                    f"{name} needs a reward-modulated learner: build it with "
+                    "STDPLearner(..., eligibility_tau=tau_e) (tau_e in ms), or drop the reward"
+                )
+            return None
+        return check_reward(0.0 if reward is None else reward, name)
+
+    def _learn_step(self, pre: torch.Tensor, post: torch.Tensor, reward: Optional[float]) -> torch.Tensor:
+        """One step from validated spikes (under no_grad): update, then commit the state."""
+        weight = self.layer.weight
+        traces = self._initial_traces(pre.shape, post.shape)
+        s_pre, s_post = pre.to(weight.dtype), post.to(weight.dtype)
+        decayed, after = {}, {}
+        for spec in self._specs:
+            side = s_pre if spec.side == "pre" else s_post
+            decayed[spec.name] = traces[spec.name] * self._factors[spec.name]
+            after[spec.name] = add_spikes(decayed[spec.name], side, spec.pairing)
+        terms = self.rule.correlation_terms(s_pre, s_post, self._read(decayed, after))
+        # spike counts (not bools) can overflow the traces: checked with the update
+        counted = pre.dtype != torch.bool or post.dtype != torch.bool
+        batch = self._update.batch_total(pre.shape[0])
+        also_finite = tuple(after.values()) if counted else ()
+        if self._eligibility is None:
+            dw = self._update.step(weight, terms, batch, also_finite)
+        else:
+            dw, self._eligibility.trace = self._update.reward_step(
+                weight, terms, batch, also_finite, self._eligibility, reward)
+        self._traces = after
+        self.steps += 1
+        self._note_post_spikes(event_run._spiking(post.unsqueeze(0)))
         return dw
 
-    def run(self, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool = False):
+    def run(self, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool = False, reward: Any = None):
         """Advance ``T`` steps at once; equivalent to ``T`` calls of :meth:`step`, but faster.
 
         The run is event-driven: only steps with a spike somewhere (events) cost anything
@@ -763,6 +846,10 @@ class STDPLearner:
         record : bool
             Also return the weight and both traces after every step (memory ``T`` times the
             weight and the spikes).
+        reward : sequence of T floats or (T,) tensor, optional
+            Only with ``eligibility_tau``: the reward at every step (default all 0). The
+            eligibility trace and the reward make every step count, so this run goes step by
+            step (the same arithmetic as :meth:`step`), all or nothing.
 
         Returns
         -------
@@ -775,8 +862,11 @@ class STDPLearner:
             raise TypeError(f"record must be True or False, got {record!r}")
         weight = self.layer.weight
         steps = pre_seq.shape[0]
+        rewards = self._reward_sequence(reward, steps)
         if record:
             self._check_history_fits(steps, pre_seq.shape[1:], post_seq.shape[1:])
+        if rewards is not None:
+            return self._run_with_rewards(pre_seq, post_seq, rewards, record)
         try:
             with torch.no_grad():
                 result, w_end, end = event_run.run_events(self, pre_seq, post_seq, record)
@@ -798,6 +888,59 @@ class STDPLearner:
             self.steps += steps
             self._note_post_spikes(event_run._spiking(post_seq))
         return result
+
+    def _reward_sequence(self, reward: Any, steps: int):
+        """The run's rewards as T floats (with eligibility), or None (plain STDP)."""
+        if self._eligibility is None:
+            self._reward_of(reward, "run(reward=...)")  # refuses a reward
+            return None
+        if reward is None:
+            return [0.0] * steps
+        if isinstance(reward, torch.Tensor):
+            if reward.dim() != 1 or reward.is_complex() or reward.dtype == torch.bool:
+                raise ValueError(f"reward must be a 1-d tensor of T = {steps} rewards, got shape {tuple(reward.shape)}")
+            reward = reward.detach().cpu().tolist()
+        try:
+            values = list(reward)
+        except TypeError:
+            raise TypeError(f"reward must be a sequence of T = {steps} rewards (one per step), got {type(reward).__name__}") from None
+        if len(values) != steps:
+            raise ValueError(f"reward has {len(values)} values for a run of {steps} steps; give one per step")
+        return [check_reward(r, f"reward[{t}]") for t, r in enumerate(values)]
+
+    def _run_with_rewards(self, pre_seq, post_seq, rewards, record):
+        """Reward-modulated run, step by step; restores everything if a step fails."""
+        weight = self.layer.weight
+        grad = weight.grad
+        saved = (weight.detach().clone(), None if grad is None else grad.detach().clone(), self._traces,
+                 self._eligibility.trace, self.steps, self._last_post, list(self._pending_post), self._warned_silent)
+        total = torch.zeros_like(weight.detach())
+        weights, traces = [], []
+        try:
+            with torch.no_grad():
+                for t, reward in enumerate(rewards):
+                    total += self._learn_step(pre_seq[t], post_seq[t], reward)
+                    if record:
+                        weights.append(weight.detach().clone())
+                        traces.append(self._traces)
+        except BaseException:
+            with torch.no_grad():
+                weight.copy_(saved[0])
+                if grad is None:
+                    weight.grad = None
+                else:
+                    grad.copy_(saved[1])
+                    weight.grad = grad
+            (self._traces, self._eligibility.trace, self.steps, self._last_post, self._pending_post,
+             self._warned_silent) = saved[2:]
+            raise
+        if not record:
+            return total
+        if not rewards:
+            return event_run.run_events(self, pre_seq, post_seq, True)[0]  # the empty history
+        stacked = {spec.name: torch.stack([step[spec.name] for step in traces]) for spec in self._specs}
+        pre_name, post_name = self._pair_names
+        return STDPHistory(total, torch.stack(weights), stacked[pre_name], stacked[post_name], stacked)
 
     def _check_history_fits(self, steps: int, pre_shape, post_shape) -> None:
         """Refuse ``record=True`` up front when the history cannot fit in the device's memory."""

@@ -224,3 +224,24 @@ class WeightUpdate:
         # round to one ulp inside a bound, where a Guetig factor is far from zero
         self.clip_(weight)
         return weight - old
+
+    def reward_step(self, weight, terms, batch, also_finite, eligibility, reward: float):
+        """One step of reward-modulated STDP: ``(applied change, new eligibility trace)``.
+
+        The proposed change (the plain learner's, from the current weight, unclipped) enters
+        the eligibility trace; the weight moves by ``reward * e`` and is clipped (in place), or
+        ``-reward * e`` goes into ``.grad``. Nothing changes when a result is not finite.
+        """
+        what = "weight update of this step"
+        trace = eligibility.advanced(self.raw(weight, terms, batch))
+        if self.update == "grad":
+            change = trace * reward
+            check_finite(all_finite((change, trace, weight, *also_finite)), what)
+            self.add_to_grad(change)
+            return change, trace
+        moved = torch.add(weight, trace, alpha=reward, out=self.spare(weight))
+        check_finite(all_finite((moved, trace, *also_finite)), what)
+        dw = self.clip_(moved) - weight
+        weight.copy_(moved)
+        return dw, trace
+
