@@ -305,3 +305,32 @@ def test_step_without_spikes_and_without_attach_says_what_to_do():
     with pytest.raises(TypeError, match="no post spikes"):
         learner.step(torch.ones(1, 5))
     assert learner.steps == 0
+
+
+# ------------------------------------------------------------------ the returned dw's memory
+
+@pytest.mark.parametrize("update", ["in-place", "grad"])
+def test_a_returned_dw_is_never_overwritten_while_anything_refers_to_it(update):
+    """step() recycles the memory of the dw it returned last time only when nothing refers to it
+    any more (no name, list, view or numpy array): what a user keeps never changes."""
+    learner = STDPLearner(nn.Linear(50, 40, bias=False), ADDITIVE, update=update)
+    g = torch.Generator().manual_seed(0)
+    pre = lambda: torch.rand(3, 50, generator=g) < 0.3  # noqa: E731
+    post = lambda: torch.rand(3, 40, generator=g) < 0.3  # noqa: E731
+    kept = []
+    for holder in ("name", "list", "view", "numpy"):
+        dw = learner.step(pre(), post())
+        copy = dw.clone()
+        held = {"name": dw, "list": [dw], "view": dw[1:], "numpy": dw.numpy()}[holder]
+        address = dw.data_ptr()
+        del dw
+        for _ in range(3):
+            assert learner.step(pre(), post()).data_ptr() != address
+        kept.append((held, copy))
+    for held, copy in kept:
+        value = held[0] if isinstance(held, list) else torch.as_tensor(held)
+        assert torch.equal(value, copy if value.shape == copy.shape else copy[1:])
+    dw = learner.step(pre(), post())
+    address = dw.data_ptr()
+    del dw  # nothing refers to it: its memory serves the next step
+    assert learner.step(pre(), post()).data_ptr() == address

@@ -69,6 +69,22 @@ class WeightDependence:
         raise AssertionError(f"unhandled weight dependence {self.name!r}")
 
 
+    def scale_in_place(self, w: torch.Tensor, w_min: float, w_max: float, potentiation: torch.Tensor,
+                       depression: torch.Tensor, scratch: torch.Tensor) -> bool:
+        """Multiply ``potentiation`` by ``f_plus(w)`` and ``depression`` by ``f_minus(w)`` in
+        place, the factors evaluated in ``scratch`` (weight-shaped, overwritten): no new
+        weight-sized tensors. Returns False (nothing done) for a custom dependence."""
+        if self.name == "custom":
+            return False
+        if self.name in ("multiplicative", "gutig"):
+            room_up = torch.sub(w, w_max, out=scratch).neg_().clamp_min_(0.0)  # w_max - w, exactly
+            potentiation.mul_(room_up.pow_(self.mu) if self.name == "gutig" else room_up)
+        if self.name != "additive":
+            room_down = torch.sub(w, w_min, out=scratch).clamp_min_(0.0)
+            depression.mul_(room_down.pow_(self.mu) if self.name == "gutig" else room_down)
+        return True
+
+
 DEPENDENCE_NAMES = ("additive", "multiplicative", "gutig", "van-rossum")
 
 

@@ -234,7 +234,7 @@ def _sequential_chunk(learner, w, terms, batch, record, total, checksum, sparse:
     update = learner._update
     in_place = learner.update == "in-place"
     after: List[torch.Tensor] = []
-    work = None if in_place else update.spare(w)
+    work = None if in_place else update.buffer("old", w)
     for k in range(terms[0].shape[0]):
         terms_k = tuple(t[k] for t in terms)
         hit = sparse.allowed and sparse_linear.touched(learner.layer, terms_k, force=sparse.forced)

@@ -20,7 +20,7 @@ import abc
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
@@ -231,12 +231,18 @@ class Rule(abc.ABC):
         scale_plus, scale_minus = self.amplitude_scale
         return scale_plus * f_plus, scale_minus * f_minus
 
-    def weighted_change(self, w: torch.Tensor, potentiation: torch.Tensor, depression: torch.Tensor) -> torch.Tensor:
+    def weighted_change(self, w: torch.Tensor, potentiation: torch.Tensor, depression: torch.Tensor,
+                        scratch: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``F+(w) * potentiation - F-(w) * depression``, the unclipped weight change.
 
-        Computed in place in ``potentiation`` (and ``depression``), which the caller gives up:
-        no weight-sized temporaries beyond the factors.
+        Computed in place in ``potentiation`` (and ``depression``), which the caller gives up.
+        With ``scratch`` (a weight-shaped buffer, overwritten) a built-in dependence evaluates
+        its factors there, so no weight-sized tensor is allocated.
         """
+        if scratch is not None and self.dependence.scale_in_place(w, self.w_min, self.w_max, potentiation,
+                                                                 depression, scratch):
+            a_plus, a_minus = self.amplitude_scale
+            return potentiation.mul_(a_plus).sub_(depression, alpha=a_minus)
         f_plus, f_minus = self.amplitudes(w)
         return potentiation.mul_(f_plus).sub_(depression.mul_(f_minus))
 

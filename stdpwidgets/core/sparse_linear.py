@@ -107,10 +107,10 @@ def sparse_change(update, w: torch.Tensor, terms, batch: int, rows: torch.Tensor
     return new_rows, new_cols
 
 
-def dense_change(w: torch.Tensor, rows, cols, new_rows, new_cols) -> torch.Tensor:
+def dense_change(w: torch.Tensor, rows, cols, new_rows, new_cols, out: Optional[torch.Tensor] = None) -> torch.Tensor:
     """The change ``new - w`` as a dense tensor shaped like ``w`` (zero outside the touched
-    rows and columns; rows win where both cross)."""
-    dw = torch.zeros_like(w)
+    rows and columns; rows win where both cross), written into ``out`` if given."""
+    dw = torch.zeros_like(w) if out is None else out.zero_()
     dw.index_copy_(1, cols, new_cols - w.index_select(1, cols))
     dw.index_copy_(0, rows, new_rows - w.index_select(0, rows))
     return dw

@@ -15,7 +15,8 @@ result is not finite, so a failed step still leaves everything as it was.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+import sys
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -33,6 +34,29 @@ NOT_FINITE = (
 )
 
 Terms = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+# references a tensor's storage has from the tensor alone (the probe's own storage object included)
+_STORAGE_USE = getattr(torch._C, "_storage_Use_Count", None)
+
+
+def _base_use() -> Optional[int]:
+    if _STORAGE_USE is None:
+        return None
+    probe = torch.empty(1)  # held: a temporary would be freed before its count is read
+    return _STORAGE_USE(probe.untyped_storage()._cdata)
+
+
+_BASE_USE = _base_use()
+
+
+def _unshared(t: torch.Tensor) -> bool:
+    """True when ``t`` (held by the caller's one local name) is referred to by nothing else: no
+    other Python reference, no view or other tensor on its storage (numpy arrays included)."""
+    if _STORAGE_USE is None or t.storage_offset() != 0 or not t.is_contiguous():
+        return False
+    # getrefcount counts its argument, this parameter and the caller's local: 3 when unshared
+    return sys.getrefcount(t) <= 3 and _STORAGE_USE(t.untyped_storage()._cdata) <= _BASE_USE
 
 
 def all_finite(tensors: Sequence[torch.Tensor]) -> bool:
@@ -70,7 +94,8 @@ class WeightUpdate:
 
     def __init__(self, learner) -> None:
         self._learner = learner
-        self._spare: Optional[torch.Tensor] = None  # a weight-sized buffer reused step after step
+        self._buffers: Dict[str, torch.Tensor] = {}  # weight-sized work buffers, reused step after step
+        self._returned: Optional[torch.Tensor] = None  # the last dw handed out
 
     layer = property(lambda self: self._learner.layer)
     kind = property(lambda self: self._learner._kind)
@@ -81,13 +106,26 @@ class WeightUpdate:
 
     # ------------------------------------------------------------------ pieces
 
-    def spare(self, weight: torch.Tensor) -> torch.Tensor:
-        """A weight-shaped scratch buffer (kept between steps: allocating 4 MB per step costs
-        page faults worth a GEMM on a CPU); its values are garbage."""
-        spare = self._spare
-        if spare is None or spare.shape != weight.shape or spare.dtype != weight.dtype or spare.device != weight.device:
-            spare = self._spare = torch.empty_like(weight, memory_format=torch.contiguous_format)
-        return spare
+    def buffer(self, name: str, weight: torch.Tensor) -> torch.Tensor:
+        """A weight-shaped work buffer kept between steps (its values are garbage): a new 4 MB
+        tensor costs page faults worth a GEMM on a CPU. A learner keeps at most four (``old``,
+        ``raw``, ``depression``, ``factor``; the additive in-place step uses one)."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != weight.shape or buf.dtype != weight.dtype or buf.device != weight.device:
+            buf = self._buffers[name] = torch.empty_like(weight, memory_format=torch.contiguous_format)
+        return buf
+
+    def output(self, weight: torch.Tensor) -> torch.Tensor:
+        """A weight-shaped tensor to hand out as a step's ``dw``: on a CPU the one handed out
+        last time, when nothing else refers to it any more (its memory is warm), else a new one."""
+        previous, self._returned = self._returned, None
+        if previous is not None and previous.shape == weight.shape and previous.dtype == weight.dtype \
+                and previous.device == weight.device and _unshared(previous):
+            out = previous
+        else:
+            out = torch.empty_like(weight, memory_format=torch.contiguous_format)
+        self._returned = out if out.device.type == "cpu" else None
+        return out
 
     def batch_total(self, batch: int) -> int:
         """Samples the update is averaged over: this process's batch, or the global one (one
@@ -106,31 +144,38 @@ class WeightUpdate:
             return a_plus / batch, a_minus / batch
         return a_plus, a_minus
 
-    def correlations(self, terms: Terms, batch: int) -> Tuple[torch.Tensor, torch.Tensor]:
-        """``(P, D)``: the two batch-summed correlations (averaged for ``"mean"``, summed over
-        the ranks when distributed), fresh tensors shaped like the weight."""
+    def correlations_into(self, terms: Terms, batch: int, p_out: torch.Tensor, d_out: torch.Tensor):
+        """``(P, D)`` written into ``p_out`` and ``d_out``: the two batch-summed correlations
+        (averaged for ``"mean"``, summed over the ranks when distributed)."""
         p_pre, p_post, d_pre, d_post = terms
-        potentiation = self.kind.correlate(self.layer, p_pre, p_post)
-        depression = self.kind.correlate(self.layer, d_pre, d_post)
+        self.kind.accumulate(self.layer, p_out.zero_(), p_pre, p_post, 1.0)
+        self.kind.accumulate(self.layer, d_out.zero_(), d_pre, d_post, 1.0)
         if self.group is not None:
             from .distributed import all_reduce_sum
 
-            potentiation, depression = all_reduce_sum([potentiation, depression], self.group)
+            summed = all_reduce_sum([p_out, d_out], self.group)
+            p_out.copy_(summed[0])
+            d_out.copy_(summed[1])
         if self.reduction == "mean":
-            potentiation.div_(batch)
-            depression.div_(batch)
-        return potentiation, depression
+            p_out.div_(batch)
+            d_out.div_(batch)
+        return p_out, d_out
 
-    def raw(self, w: torch.Tensor, terms: Terms, batch: int) -> torch.Tensor:
-        """The unclipped change ``F+(w) P - F-(w) D`` as a fresh tensor."""
+    def raw_into(self, out: torch.Tensor, w: torch.Tensor, terms: Terms, batch: int) -> torch.Tensor:
+        """``out <- F+(w) P - F-(w) D``, the unclipped change (``out`` shaped like the weight,
+        distinct from ``w``); returns ``out``."""
         if self.rule.weight_independent and self.group is None:
             a_plus, a_minus = self.scales(batch)
-            out = torch.zeros_like(w, memory_format=torch.contiguous_format)
+            out.zero_()
             self.kind.accumulate(self.layer, out, terms[0], terms[1], a_plus)
             self.kind.accumulate(self.layer, out, terms[2], terms[3], -a_minus)
             return out
-        potentiation, depression = self.correlations(terms, batch)
-        return self.rule.weighted_change(w, potentiation, depression)
+        potentiation, depression = self.correlations_into(terms, batch, out, self.buffer("depression", w))
+        return self.rule.weighted_change(w, potentiation, depression, scratch=self.buffer("factor", w))
+
+    def raw(self, w: torch.Tensor, terms: Terms, batch: int) -> torch.Tensor:
+        """The unclipped change ``F+(w) P - F-(w) D`` as a new tensor."""
+        return self.raw_into(torch.empty_like(w, memory_format=torch.contiguous_format), w, terms, batch)
 
     def add_raw_(self, work: torch.Tensor, terms: Terms, batch: int, w: Optional[torch.Tensor] = None) -> None:
         """``work += raw``, the change computed at weight ``w`` (default ``work`` itself)."""
@@ -139,7 +184,7 @@ class WeightUpdate:
             self.kind.accumulate(self.layer, work, terms[0], terms[1], a_plus)
             self.kind.accumulate(self.layer, work, terms[2], terms[3], -a_minus)
             return
-        work.add_(self.raw(work if w is None else w, terms, batch))
+        work.add_(self.raw_into(self.buffer("raw", work), work if w is None else w, terms, batch))
 
     def clip_(self, w: torch.Tensor) -> torch.Tensor:
         """Clip ``w`` to the rule's bounds in place (nothing to do when unbounded)."""
@@ -179,7 +224,7 @@ class WeightUpdate:
             check_finite(all(bool(torch.isfinite(t).all()) for t in checked), "weight update of this step")
         self.clip_(new_rows)
         self.clip_(new_cols)
-        dw = sparse_linear.dense_change(weight, rows, cols, new_rows, new_cols)
+        dw = sparse_linear.dense_change(weight, rows, cols, new_rows, new_cols, out=self.output(weight))
         if self.update == "grad":
             self.add_to_grad(dw)
         else:
@@ -202,18 +247,18 @@ class WeightUpdate:
                 return dw
         if self.update == "grad":
             # the weight stays put; the change is the one the in-place mode would make
-            raw = self.raw(weight, terms, batch)
             if not self.rule.bounded:
-                check_finite(all_finite((raw, weight, *also_finite)), what)
-                dw = raw
+                dw = self.raw_into(self.output(weight), weight, terms, batch)
+                check_finite(all_finite((dw, weight, *also_finite)), what)
             else:
-                moved = torch.add(weight, raw, out=self.spare(weight))
+                raw = self.raw_into(self.buffer("raw", weight), weight, terms, batch)
+                moved = torch.add(weight, raw, out=self.buffer("old", weight))
                 check_finite(all_finite((moved, *also_finite)), what)
-                dw = self.clip_(moved) - weight
+                dw = torch.sub(self.clip_(moved), weight, out=self.output(weight))
             self.add_to_grad(dw)
             return dw
         # in place: change the weight itself, keep a copy to restore if the result is not finite
-        old = self.spare(weight).copy_(weight)
+        old = self.buffer("old", weight).copy_(weight)
         try:
             self.add_raw_(weight, terms, batch, w=old)
             check_finite(all_finite((weight, *also_finite)), what)
@@ -223,7 +268,7 @@ class WeightUpdate:
         # the weight becomes exactly clip(w + raw), as in run(): w + (clip(w + raw) - w) could
         # round to one ulp inside a bound, where a Guetig factor is far from zero
         self.clip_(weight)
-        return weight - old
+        return torch.sub(weight, old, out=self.output(weight))
 
     def reward_step(self, weight, terms, batch, also_finite, eligibility, reward: float):
         """One step of reward-modulated STDP: ``(applied change, new eligibility trace)``.
@@ -239,7 +284,7 @@ class WeightUpdate:
             check_finite(all_finite((change, trace, weight, *also_finite)), what)
             self.add_to_grad(change)
             return change, trace
-        moved = torch.add(weight, trace, alpha=reward, out=self.spare(weight))
+        moved = torch.add(weight, trace, alpha=reward, out=self.buffer("old", weight))
         check_finite(all_finite((moved, trace, *also_finite)), what)
         dw = self.clip_(moved) - weight
         weight.copy_(moved)
