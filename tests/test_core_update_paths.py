@@ -120,8 +120,12 @@ FORCED = [
 @pytest.mark.parametrize("path,rule_name,update,only", FORCED,
                          ids=[f"{p.value}-{r}-{u}" for p, r, u, _ in FORCED])
 @pytest.mark.parametrize("batch,density", [(1, 0.1), (3, 0.3)])
+@pytest.mark.parametrize("stepwise", [False, True], ids=["chunked-traces", "stepwise-traces"])
 def test_each_forced_path_matches_the_naive_loop_and_stepping(monkeypatch, path, rule_name, update, only,
-                                                             batch, density):
+                                                             batch, density, stepwise):
+    """``stepwise``: the traces event by event (large layers) instead of a chunk at once."""
+    monkeypatch.setattr(event_run, "STEPWISE_MIN_TRACE_ELEMENTS", 0 if stepwise else 2**40)
+    monkeypatch.setattr(event_run, "STEPWISE_MIN_WEIGHTS", 0 if stepwise else 2**40)
     rule = RULES[rule_name]
     pre, post = trains(batch, density, seed=batch)
     reference = naive_pair_rule(rule, learner_for(rule).layer.weight.detach(), pre, post, update=update)
@@ -140,6 +144,23 @@ def test_each_forced_path_matches_the_naive_loop_and_stepping(monkeypatch, path,
     torch.testing.assert_close(result_of(stepper), reference, atol=1e-12, rtol=0)
     for name, trace in stepper.traces.items():
         torch.testing.assert_close(runner.traces[name], trace, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("rule_name", ["additive", "gutig"])
+def test_with_stepwise_traces_a_dense_run_is_stepping_bit_for_bit(monkeypatch, rule_name):
+    monkeypatch.setattr(event_run, "STEPWISE_MIN_TRACE_ELEMENTS", 0)
+    rule = RULES[rule_name]
+    pre, post = trains(3, 0.5, seed=11)
+    pre[:, 0, 0] = True  # every step is an event
+    stepper, runner = learner_for(rule), learner_for(rule)
+    for t in range(T):
+        stepper.step(pre[t], post[t])
+    with forced_path(UpdatePath.SEQUENTIAL):  # (a small additive layer would take SCAN)
+        history = runner.run(pre, post, record=True)
+    assert torch.equal(runner.layer.weight, stepper.layer.weight)
+    assert all(torch.equal(runner.traces[n], stepper.traces[n]) for n in stepper.traces)
+    assert torch.equal(history.weights[-1], stepper.layer.weight.detach())
+    assert torch.equal(history.traces["x"][-1], stepper.traces["x"])
 
 
 def test_run_chooses_the_path_the_case_allows():

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from . import scan, sparse_linear
-from .traces import trace_sequence
+from .traces import add_spikes, trace_sequence
 from .weight_update import check_finite
 
 __all__ = ["UpdatePath", "choose_path", "run_events", "forced_path"]
@@ -102,8 +102,9 @@ def _spiking(seq: torch.Tensor) -> torch.Tensor:
     flat = seq.reshape(seq.shape[0], seq.shape[1:].numel())
     if flat.shape[1] == 0:
         return torch.zeros(seq.shape[0], dtype=torch.bool, device=seq.device)
-    # spikes are validated >= 0: a row max > 0 is "any spike", and much faster than any()
-    return flat.amax(1) > 0 if flat.dtype != torch.bool else flat.amax(1)
+    # spikes are validated >= 0: a row max > 0 is "any spike", much faster than any(); bools
+    # are read as bytes, for which amax is several times faster again
+    return (flat.view(torch.uint8) if flat.dtype == torch.bool else flat).amax(1) > 0
 
 
 def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool, path: Optional[UpdatePath] = None):
@@ -153,8 +154,18 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     sparse = _SparseState(learner, w, path)
     traces, last_step = start, -1  # traces right after step last_step
     parts = []  # per chunk: (weights after each event, traces after each event)
+    stepwise = path in (UpdatePath.SEQUENTIAL, UpdatePath.SPARSE) and _stepwise(learner, pre_seq, post_seq)
     for begin in range(0, n_events, chunk):
         at = event_steps[begin : begin + chunk]
+        if stepwise:  # large per-event work: traces event by event, as step() computes them
+            state = {"traces": traces, "after": [], "checksum": torch.zeros_like(checksum)}
+            events = _stepwise_terms(learner, pre_seq, post_seq, at.tolist(), last_step, w.dtype, counts, record, state)
+            w, w_events, checksum = _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse)
+            checksum = checksum + state["checksum"]
+            traces, last_step = state["traces"], int(at[-1])
+            if record:
+                parts.append((w_events, {n: torch.stack([a[n] for a in state["after"]]) for n in traces}))
+            continue
         gaps = torch.diff(at, prepend=at.new_tensor([last_step]))
         events = {"pre": pre_seq[at], "post": post_seq[at]}
         after = {
@@ -194,7 +205,8 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
                 w, w_events, finite = done
                 checksum = checksum + finite
             else:
-                w, w_events, checksum = _sequential_chunk(learner, w, terms, batch, record, total, checksum, sparse)
+                per_event = (tuple(t[k] for t in terms) for k in range(at.numel()))
+                w, w_events, checksum = _sequential_chunk(learner, w, per_event, batch, record, total, checksum, sparse)
         if record:
             parts.append((w_events, after))
         traces, last_step = {n: t[-1] for n, t in after.items()}, int(at[-1])
@@ -229,14 +241,48 @@ class _SparseState:
             raise ValueError("UpdatePath.SPARSE needs an nn.Linear learner whose weight is within its bounds")
 
 
-def _sequential_chunk(learner, w, terms, batch, record, total, checksum, sparse: _SparseState):
-    """Events one by one with the step's arithmetic; returns (w, weights after each, checksum)."""
+# Below these sizes an event's tensor work is small next to Python's per-event overhead, and
+# run() computes the traces of a chunk of events at once (trace_sequence); above, event by event.
+STEPWISE_MIN_TRACE_ELEMENTS = 2**14
+STEPWISE_MIN_WEIGHTS = 2**16
+
+
+def _stepwise(learner, pre_seq, post_seq) -> bool:
+    """Whether traces are best computed event by event (large layers or batches)."""
+    per_event = (pre_seq.shape[1:].numel() + post_seq.shape[1:].numel()) * len(learner._specs)
+    return per_event >= STEPWISE_MIN_TRACE_ELEMENTS or learner.layer.weight.numel() >= STEPWISE_MIN_WEIGHTS
+
+
+def _stepwise_terms(learner, pre_seq, post_seq, at, last_step, dtype, counts, record, state):
+    """Yield each event's correlation terms, the traces computed exactly as step() does (one
+    decay by ``factor ** gap`` over the silent steps before it); ``state`` carries the traces,
+    their finiteness sum (spike counts) and, with ``record``, the traces after each event."""
+    rule = learner.rule
+    for step in at:
+        gap, last_step = step - last_step, step
+        spikes = {"pre": pre_seq[step].to(dtype), "post": post_seq[step].to(dtype)}
+        decayed, after = {}, {}
+        for spec in learner._specs:
+            factor = learner._factors[spec.name]
+            decayed[spec.name] = state["traces"][spec.name] * (factor if gap == 1 else factor**gap)
+            after[spec.name] = add_spikes(decayed[spec.name], spikes[spec.side], spec.pairing)
+            if counts:
+                state["checksum"] = state["checksum"] + after[spec.name].sum()
+        state["traces"] = after
+        if record:
+            state["after"].append(after)
+        yield rule.correlation_terms(spikes["pre"], spikes["post"], learner._read(decayed, after))
+
+
+def _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse: _SparseState):
+    """Events one by one with the step's arithmetic; returns (w, weights after each, checksum).
+
+    ``events`` yields each event's correlation terms."""
     update = learner._update
     in_place = learner.update == "in-place"
     after: List[torch.Tensor] = []
     work = None if in_place else update.buffer("old", w)
-    for k in range(terms[0].shape[0]):
-        terms_k = tuple(t[k] for t in terms)
+    for terms_k in events:
         hit = sparse.allowed and sparse_linear.touched(learner.layer, terms_k, force=sparse.forced)
         if hit:
             rows, cols = hit

@@ -300,6 +300,8 @@ class STDPLearner:
         self._reset_sides = frozenset(spec.side for spec in self._specs if spec.pairing == "nearest")
         self._traces: Optional[Dict[str, torch.Tensor]] = None
         self.steps = 0
+        self._trace_bound: Dict[str, float] = {}  # host-side upper bound of each trace (0 at first)
+        self._spike_max = {"pre": 1.0, "post": 1.0}  # the largest spike value of the last checked spikes
         group = None
         if process_group is not None and process_group is not False:
             from .distributed import resolve_process_group
@@ -341,6 +343,7 @@ class STDPLearner:
         """Forget the traces and the step count (the weight is left as it is)."""
         self._traces = None
         self.steps = 0
+        self._trace_bound = {}
         self._last_post, self._pending_post = 0, []
         if self._eligibility is not None:
             self._eligibility.trace = None
@@ -528,6 +531,7 @@ class STDPLearner:
         traces = self._checked_traces(state["traces"])
         eligibility = self._checked_eligibility(state.get("eligibility"))
         self._traces, self.steps = traces, steps  # nothing is assigned before this line
+        self._measure_trace_bounds()
         if self._eligibility is not None:
             self._eligibility.trace = eligibility
 
@@ -706,10 +710,14 @@ class STDPLearner:
                 f"{tuple(pre.shape)} {lead}...)): the mean over no samples is undefined; pass "
                 "spikes of at least one sample or use reduction='sum'"
             )
-        for name, spikes in (("pre", pre), ("post", post)):
-            if spikes.dtype != torch.bool and spikes.numel():
-                low, high = torch.aminmax(spikes)  # one pass; NaN propagates into both
-                if bool(low >= 0) and math.isfinite(high.item()):
+        # value checks of count spikes: one pass (aminmax) per tensor and one host sync for both
+        counted = [(name, t) for name, t in (("pre", pre), ("post", post)) if t.dtype != torch.bool and t.numel()]
+        self._spike_max = {"pre": 1.0, "post": 1.0}  # bools: at most one spike per entry
+        if counted:
+            stats = torch.stack([v for _, t in counted for v in torch.aminmax(t)]).tolist()  # NaN propagates
+            for k, (name, spikes) in enumerate(counted):
+                low, high = stats[2 * k], stats[2 * k + 1]
+                if low >= 0 and math.isfinite(high):
                     # A reset (nearest) trace reads any value > 0 as one spike, an added trace adds the
                     # value: graded input means the same to both only when it is a whole count.
                     if name in self._reset_sides and bool(torch.frac(spikes).any()):
@@ -720,11 +728,11 @@ class STDPLearner:
                             "the signal), or use pairing='all-to-all', where a graded value adds itself "
                             "to the trace"
                         )
+                    self._spike_max[name] = high
                     continue
                 if not bool(torch.isfinite(spikes).all()):
                     raise ValueError(f"{name} spikes contain NaN or infinite values")
-                if bool((spikes < 0).any()):
-                    raise ValueError(f"{name} spikes contain negative values; spikes are counts >= 0")
+                raise ValueError(f"{name} spikes contain negative values; spikes are counts >= 0")
         return pre, post
 
     # ------------------------------------------------------------------ learning
@@ -814,19 +822,37 @@ class STDPLearner:
             decayed[spec.name] = traces[spec.name] * self._factors[spec.name]
             after[spec.name] = add_spikes(decayed[spec.name], side, spec.pairing)
         terms = self.rule.correlation_terms(s_pre, s_post, self._read(decayed, after))
-        # spike counts (not bools) can overflow the traces: checked with the update
-        counted = pre.dtype != torch.bool or post.dtype != torch.bool
+        # Spike counts (not bools) could overflow the traces. A bound on every trace, kept on the
+        # host from the spikes' maxima, shows they cannot; only when it is too large to show it
+        # are the traces checked with the update (one more pass over them).
+        bounds = self._next_trace_bounds()
+        safe = max(bounds.values(), default=0.0) < torch.finfo(weight.dtype).max / 16
         batch = self._update.batch_total(pre.shape[0])
-        also_finite = tuple(after.values()) if counted else ()
+        also_finite = () if safe else tuple(after.values())
         if self._eligibility is None:
             dw = self._update.step(weight, terms, batch, also_finite)
         else:
             dw, self._eligibility.trace = self._update.reward_step(
                 weight, terms, batch, also_finite, self._eligibility, reward)
-        self._traces = after
+        self._traces, self._trace_bound = after, bounds
         self.steps += 1
         self._note_post_spikes(event_run._spiking(post.unsqueeze(0)))
         return dw
+
+    def _next_trace_bounds(self) -> Dict[str, float]:
+        """Upper bounds on every trace after this step's spikes (``_spike_max`` from the
+        spike checks): ``b f + max spike`` added, ``max(b f, 1)`` reset (nearest)."""
+        bounds = {}
+        for spec in self._specs:
+            decayed = self._trace_bound.get(spec.name, 0.0) * self._factors[spec.name]
+            spike = self._spike_max[spec.side]
+            bounds[spec.name] = max(decayed, 1.0) if spec.pairing == "nearest" else decayed + spike
+        return bounds
+
+    def _measure_trace_bounds(self) -> None:
+        """Set the trace bounds from the traces themselves (after a run or a load)."""
+        traces = self._traces or {}
+        self._trace_bound = {n: float(t.max()) if t.numel() else 0.0 for n, t in traces.items()}
 
     def run(self, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool = False, reward: Any = None):
         """Advance ``T`` steps at once; equivalent to ``T`` calls of :meth:`step`, but faster.
@@ -886,6 +912,7 @@ class STDPLearner:
                     weight.copy_(w_end)
             self._traces = end
             self.steps += steps
+            self._measure_trace_bounds()
             self._note_post_spikes(event_run._spiking(post_seq))
         return result
 
