@@ -355,3 +355,29 @@ def test_a_returned_dw_is_never_overwritten_while_anything_refers_to_it(update):
     address = dw.data_ptr()
     del dw  # nothing refers to it: its memory serves the next step
     assert learner.step(pre(), post()).data_ptr() == address
+
+
+def test_traces_a_user_keeps_are_never_overwritten():
+    """The new traces reuse the memory of the ones replaced two steps earlier only when nothing
+    refers to those any more."""
+    learner = STDPLearner(nn.Linear(50, 40, bias=False), TripletRule.preset("visual-cortex-all-to-all-minimal"))
+    g = torch.Generator().manual_seed(1)
+    kept = []
+    for t in range(12):
+        learner.step(torch.rand(3, 50, generator=g) < 0.3, torch.rand(3, 40, generator=g) < 0.3)
+        if t % 4 == 0:
+            kept.append(("dict", learner.traces, {k: v.clone() for k, v in learner.traces.items()}))
+        if t % 4 == 1:
+            kept.append(("tensor", learner.pre_trace, learner.pre_trace.clone()))
+        if t % 4 == 2:
+            kept.append(("numpy", learner.post_trace.numpy(), learner.post_trace.clone()))
+    for kind, held, copy in kept:
+        if kind == "dict":
+            assert all(torch.equal(held[k], copy[k]) for k in copy)
+        else:
+            assert torch.equal(torch.as_tensor(held), copy)
+    addresses = set()
+    for _ in range(6):  # nothing kept any more: two sets of memory take turns
+        learner.step(torch.rand(3, 50, generator=g) < 0.3, torch.rand(3, 40, generator=g) < 0.3)
+        addresses.add(learner.pre_trace.data_ptr())
+    assert len(addresses) == 2

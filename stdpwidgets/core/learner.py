@@ -19,7 +19,7 @@ from .correlate import LayerKind, layer_kind_of
 from .rule import Rule, _check_real
 from .traces import add_spikes, decay_factor
 from .eligibility import Eligibility, check_eligibility_tau, check_reward
-from .weight_update import NOT_FINITE, WeightUpdate
+from .weight_update import NOT_FINITE, WeightUpdate, reusable
 
 __all__ = ["STDPLearner", "STDPHistory", "REDUCTIONS", "UPDATES"]
 
@@ -301,6 +301,7 @@ class STDPLearner:
         self._traces: Optional[Dict[str, torch.Tensor]] = None
         self.steps = 0
         self._trace_bound: Dict[str, float] = {}  # host-side upper bound of each trace (0 at first)
+        self._retired: Dict[str, torch.Tensor] = {}  # the traces the last step replaced
         self._spike_max = {"pre": 1.0, "post": 1.0}  # the largest spike value of the last checked spikes
         group = None
         if process_group is not None and process_group is not False:
@@ -815,12 +816,20 @@ class STDPLearner:
         """One step from validated spikes (under no_grad): update, then commit the state."""
         weight = self.layer.weight
         traces = self._initial_traces(pre.shape, post.shape)
-        s_pre, s_post = pre.to(weight.dtype), post.to(weight.dtype)
+        # every trace-sized temporary in a work buffer, and the new traces in the memory of the
+        # ones they replace two steps ago when nothing else refers to those: fresh memory of
+        # this size costs page faults on a CPU (a convolution's traces are megabytes)
+        buffer = self._update.buffer
+        s_pre = pre if pre.dtype == weight.dtype else buffer("pre spikes", pre, weight.dtype).copy_(pre)
+        s_post = post if post.dtype == weight.dtype else buffer("post spikes", post, weight.dtype).copy_(post)
+        retired, self._retired = self._retired, {}
         decayed, after = {}, {}
         for spec in self._specs:
             side = s_pre if spec.side == "pre" else s_post
-            decayed[spec.name] = traces[spec.name] * self._factors[spec.name]
-            after[spec.name] = add_spikes(decayed[spec.name], side, spec.pairing)
+            old = traces[spec.name]
+            decayed[spec.name] = torch.mul(old, self._factors[spec.name], out=buffer("decayed " + spec.name, old))
+            reuse = reusable(retired, spec.name, old)
+            after[spec.name] = add_spikes(decayed[spec.name], side, spec.pairing, out=reuse)
         terms = self.rule.correlation_terms(s_pre, s_post, self._read(decayed, after))
         # Spike counts (not bools) could overflow the traces. A bound on every trace, kept on the
         # host from the spikes' maxima, shows they cannot; only when it is too large to show it
@@ -834,6 +843,9 @@ class STDPLearner:
         else:
             dw, self._eligibility.trace = self._update.reward_step(
                 weight, terms, batch, also_finite, self._eligibility, reward)
+        if traces is self._traces:
+            self._retired = dict(traces)  # their memory may serve the step after next (a copy:
+            # the dict itself may be held elsewhere, e.g. a recorded history)
         self._traces, self._trace_bound = after, bounds
         self.steps += 1
         self._note_post_spikes(event_run._spiking(post.unsqueeze(0)))

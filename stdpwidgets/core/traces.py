@@ -48,7 +48,7 @@ def decay_factor(tau: float, dt: float, decay: str = "exact") -> float:
     raise ValueError(f"unknown decay {decay!r}; use one of {', '.join(map(repr, DECAYS))}")
 
 
-def add_spikes(trace: torch.Tensor, spikes: torch.Tensor, pairing: str) -> torch.Tensor:
+def add_spikes(trace: torch.Tensor, spikes: torch.Tensor, pairing: str, out: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Return the trace after this step's spikes entered it (out of place).
 
     Parameters
@@ -60,10 +60,16 @@ def add_spikes(trace: torch.Tensor, spikes: torch.Tensor, pairing: str) -> torch
     pairing : {"all-to-all", "nearest"}
         ``"all-to-all"`` adds the spike count; ``"nearest"`` sets the trace to 1 wherever a
         spike occurred.
+    out : Tensor, optional
+        Where to write the result (same shape and dtype as ``trace``, not ``trace`` itself).
     """
+    if out is None:
+        if pairing == "all-to-all":
+            return trace + spikes.to(trace.dtype)
+        return torch.where(spikes != 0, torch.ones_like(trace), trace)
     if pairing == "all-to-all":
-        return trace + spikes.to(trace.dtype)
-    return torch.where(spikes != 0, torch.ones_like(trace), trace)
+        return torch.add(trace, spikes, out=out)
+    return out.copy_(trace).masked_fill_(spikes != 0, 1.0)
 
 
 def trace_sequence(

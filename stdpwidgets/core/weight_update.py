@@ -55,8 +55,19 @@ def _unshared(t: torch.Tensor) -> bool:
     other Python reference, no view or other tensor on its storage (numpy arrays included)."""
     if _STORAGE_USE is None or t.storage_offset() != 0 or not t.is_contiguous():
         return False
-    # getrefcount counts its argument, this parameter and the caller's local: 3 when unshared
+    # getrefcount counts its argument, this parameter and reusable()'s local: 3 when unshared
     return sys.getrefcount(t) <= 3 and _STORAGE_USE(t.untyped_storage()._cdata) <= _BASE_USE
+
+
+def reusable(holder: Dict[str, torch.Tensor], key: str, like: torch.Tensor) -> torch.Tensor:
+    """``holder.pop(key)`` (a tensor the caller is done with) if its memory can be reused for a
+    tensor like ``like``: same shape, dtype and device, on a CPU, and referred to by nothing
+    else (no name, container, view or numpy array outside ``holder``). Otherwise a new tensor."""
+    previous = holder.pop(key, None)
+    if previous is not None and previous.device.type == "cpu" and previous.shape == like.shape \
+            and previous.dtype == like.dtype and _unshared(previous):
+        return previous
+    return torch.empty(like.shape, dtype=like.dtype, device=like.device)
 
 
 def all_finite(tensors: Sequence[torch.Tensor]) -> bool:
@@ -95,7 +106,7 @@ class WeightUpdate:
     def __init__(self, learner) -> None:
         self._learner = learner
         self._buffers: Dict[str, torch.Tensor] = {}  # weight-sized work buffers, reused step after step
-        self._returned: Optional[torch.Tensor] = None  # the last dw handed out
+        self._handed_out: Dict[str, torch.Tensor] = {}  # "dw": the last dw handed out
 
     layer = property(lambda self: self._learner.layer)
     kind = property(lambda self: self._learner._kind)
@@ -106,25 +117,23 @@ class WeightUpdate:
 
     # ------------------------------------------------------------------ pieces
 
-    def buffer(self, name: str, weight: torch.Tensor) -> torch.Tensor:
-        """A weight-shaped work buffer kept between steps (its values are garbage): a new 4 MB
-        tensor costs page faults worth a GEMM on a CPU. A learner keeps at most four (``old``,
-        ``raw``, ``depression``, ``factor``; the additive in-place step uses one)."""
+    def buffer(self, name: str, like: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+        """A work buffer shaped like ``like`` (in ``dtype``, default ``like``'s), kept between
+        steps (its values are garbage): a new 4 MB tensor costs page faults worth a GEMM on a
+        CPU. Weight-sized: ``old``, ``raw``, ``depression``, ``factor`` (the additive in-place step
+        uses one); trace-sized: the decayed traces and float copies of bool spikes."""
+        dtype = like.dtype if dtype is None else dtype
         buf = self._buffers.get(name)
-        if buf is None or buf.shape != weight.shape or buf.dtype != weight.dtype or buf.device != weight.device:
-            buf = self._buffers[name] = torch.empty_like(weight, memory_format=torch.contiguous_format)
+        if buf is None or buf.shape != like.shape or buf.dtype != dtype or buf.device != like.device:
+            buf = self._buffers[name] = torch.empty(like.shape, dtype=dtype, device=like.device)
         return buf
 
     def output(self, weight: torch.Tensor) -> torch.Tensor:
         """A weight-shaped tensor to hand out as a step's ``dw``: on a CPU the one handed out
         last time, when nothing else refers to it any more (its memory is warm), else a new one."""
-        previous, self._returned = self._returned, None
-        if previous is not None and previous.shape == weight.shape and previous.dtype == weight.dtype \
-                and previous.device == weight.device and _unshared(previous):
-            out = previous
-        else:
-            out = torch.empty_like(weight, memory_format=torch.contiguous_format)
-        self._returned = out if out.device.type == "cpu" else None
+        out = reusable(self._handed_out, "dw", weight)
+        if out.device.type == "cpu":
+            self._handed_out["dw"] = out
         return out
 
     def batch_total(self, batch: int) -> int:
