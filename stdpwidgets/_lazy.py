@@ -21,12 +21,14 @@ LAZY_MODULES: Dict[str, str] = {
     "PairingExplorer": "stdpwidgets.widgets",
     "ConvExplorer": "stdpwidgets.widgets",
     "LayerExplorer": "stdpwidgets.widgets",
+    "HomeostasisExplorer": "stdpwidgets.widgets",
     "Explorer": "stdpwidgets.widgets",
     "window_figure": "stdpwidgets.plots",
     "trace_figure": "stdpwidgets.plots",
     "pairing_figure": "stdpwidgets.plots",
     "kernel_figure": "stdpwidgets.plots",
     "weight_matrix_figure": "stdpwidgets.plots",
+    "homeostasis_figure": "stdpwidgets.plots",
     "figure_to_png": "stdpwidgets.plots",
 }
 LAZY_NAMES = tuple(LAZY_MODULES)

@@ -259,6 +259,7 @@ PLAYED = {
     "book/05_weight_dependence": 2,
     "book/06_triplets_and_frequency": 1,
     "book/08_convolutions": 1,
+    "book/10_stability_and_homeostasis": 2,
 }
 MAX_PLAYER_BYTES = 2 * 1000 * 1000
 

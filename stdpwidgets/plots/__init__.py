@@ -7,6 +7,7 @@ figure into PNG bytes quickly by redrawing only the artists that change, and :cl
 plays a sequence of such PNGs on a page without a kernel.
 """
 
+from .homeostasis import homeostasis_figure
 from .kernels import kernel_figure
 from .pairing import pairing_figure
 from .player import Player
@@ -21,6 +22,7 @@ __all__ = [
     "pairing_figure",
     "kernel_figure",
     "weight_matrix_figure",
+    "homeostasis_figure",
     "Player",
     "PNGRenderer",
     "figure_to_png",

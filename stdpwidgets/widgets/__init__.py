@@ -6,9 +6,11 @@ Numbers come from :mod:`stdpwidgets.core` / :mod:`stdpwidgets.sim`, figures from
 
 from .base import Explorer
 from .conv import ConvExplorer
+from .homeostasis import HomeostasisExplorer
 from .layer import LayerExplorer
 from .pairing import PairingExplorer
 from .trace import TraceExplorer
 from .window import WindowExplorer
 
-__all__ = ["Explorer", "WindowExplorer", "TraceExplorer", "PairingExplorer", "ConvExplorer", "LayerExplorer"]
+__all__ = ["Explorer", "WindowExplorer", "TraceExplorer", "PairingExplorer", "ConvExplorer", "LayerExplorer",
+           "HomeostasisExplorer"]
