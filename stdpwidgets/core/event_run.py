@@ -257,15 +257,21 @@ def _stepwise_terms(learner, pre_seq, post_seq, at, last_step, dtype, counts, re
     """Yield each event's correlation terms, the traces computed exactly as step() does (one
     decay by ``factor ** gap`` over the silent steps before it); ``state`` carries the traces,
     their finiteness sum (spike counts) and, with ``record``, the traces after each event."""
-    rule = learner.rule
-    for step in at:
+    rule, buffer = learner.rule, learner._update.buffer
+    for k, step in enumerate(at):
         gap, last_step = step - last_step, step
-        spikes = {"pre": pre_seq[step].to(dtype), "post": post_seq[step].to(dtype)}
+        spikes = {}
+        for side, seq in (("pre", pre_seq), ("post", post_seq)):
+            spikes[side] = seq[step] if seq.dtype == dtype else buffer(side + " spikes", seq[step], dtype).copy_(seq[step])
         decayed, after = {}, {}
         for spec in learner._specs:
             factor = learner._factors[spec.name]
-            decayed[spec.name] = state["traces"][spec.name] * (factor if gap == 1 else factor**gap)
-            after[spec.name] = add_spikes(decayed[spec.name], spikes[spec.side], spec.pairing)
+            old = state["traces"][spec.name]
+            decayed[spec.name] = torch.mul(old, factor if gap == 1 else factor**gap,
+                                           out=buffer("decayed " + spec.name, old))
+            # without a record the traces between events are seen by nobody: two buffers take turns
+            out = None if record else buffer(f"run {spec.name} {k % 2}", old)
+            after[spec.name] = add_spikes(decayed[spec.name], spikes[spec.side], spec.pairing, out=out)
             if counts:
                 state["checksum"] = state["checksum"] + after[spec.name].sum()
         state["traces"] = after
