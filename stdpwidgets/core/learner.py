@@ -302,7 +302,8 @@ class STDPLearner:
         self.steps = 0
         self._trace_bound: Dict[str, float] = {}  # host-side upper bound of each trace (0 at first)
         self._retired: Dict[str, torch.Tensor] = {}  # the traces the last step replaced
-        self._spike_max = {"pre": 1.0, "post": 1.0}  # the largest spike value of the last checked spikes
+        self._spike_max = {"pre": 1.0, "post": 1.0}  # bounds on the spike values last checked
+        self._post_any: Optional[bool] = None  # whether the last checked post spikes had one (host)
         group = None
         if process_group is not None and process_group is not False:
             from .distributed import resolve_process_group
@@ -711,29 +712,34 @@ class STDPLearner:
                 f"{tuple(pre.shape)} {lead}...)): the mean over no samples is undefined; pass "
                 "spikes of at least one sample or use reduction='sum'"
             )
-        # value checks of count spikes: one pass (aminmax) per tensor and one host sync for both
+        # value checks of count spikes: amin and sum per tensor (NaN propagates into both, inf into
+        # the sum; together cheaper than aminmax) and one host sync for both tensors
         counted = [(name, t) for name, t in (("pre", pre), ("post", post)) if t.dtype != torch.bool and t.numel()]
         self._spike_max = {"pre": 1.0, "post": 1.0}  # bools: at most one spike per entry
+        self._post_any = None  # known on the host after the checks of count spikes
         if counted:
-            stats = torch.stack([v for _, t in counted for v in torch.aminmax(t)]).tolist()  # NaN propagates
+            stats = torch.stack([v for _, t in counted for v in (t.amin(), t.sum())]).tolist()
             for k, (name, spikes) in enumerate(counted):
-                low, high = stats[2 * k], stats[2 * k + 1]
-                if low >= 0 and math.isfinite(high):
-                    # A reset (nearest) trace reads any value > 0 as one spike, an added trace adds the
-                    # value: graded input means the same to both only when it is a whole count.
-                    if name in self._reset_sides and bool(torch.frac(spikes).any()):
-                        raise ValueError(
-                            f"{name} spikes contain values that are not whole numbers (e.g. "
-                            f"{float(spikes[torch.frac(spikes) != 0][0]):g}), which nearest pairing would "
-                            "read as whole spikes; pass counts 0, 1, 2, ... or bool (round or threshold "
-                            "the signal), or use pairing='all-to-all', where a graded value adds itself "
-                            "to the trace"
-                        )
-                    self._spike_max[name] = high
-                    continue
-                if not bool(torch.isfinite(spikes).all()):
-                    raise ValueError(f"{name} spikes contain NaN or infinite values")
-                raise ValueError(f"{name} spikes contain negative values; spikes are counts >= 0")
+                low, total = stats[2 * k], stats[2 * k + 1]
+                if not (low >= 0 and math.isfinite(total)):
+                    if not bool(torch.isfinite(spikes).all()):
+                        raise ValueError(f"{name} spikes contain NaN or infinite values")
+                    if bool((spikes < 0).any()):
+                        raise ValueError(f"{name} spikes contain negative values; spikes are counts >= 0")
+                    total = math.inf  # valid values whose sum overflows: no bound
+                # A reset (nearest) trace reads any value > 0 as one spike, an added trace adds the
+                # value: graded input means the same to both only when it is a whole count.
+                if name in self._reset_sides and bool(torch.frac(spikes).any()):
+                    raise ValueError(
+                        f"{name} spikes contain values that are not whole numbers (e.g. "
+                        f"{float(spikes[torch.frac(spikes) != 0][0]):g}), which nearest pairing would "
+                        "read as whole spikes; pass counts 0, 1, 2, ... or bool (round or threshold "
+                        "the signal), or use pairing='all-to-all', where a graded value adds itself "
+                        "to the trace"
+                    )
+                self._spike_max[name] = total  # >= the largest value: a bound is all we need
+                if name == "post" and not time_axis:
+                    self._post_any = total > 0
         return pre, post
 
     # ------------------------------------------------------------------ learning
@@ -848,7 +854,10 @@ class STDPLearner:
             # the dict itself may be held elsewhere, e.g. a recorded history)
         self._traces, self._trace_bound = after, bounds
         self.steps += 1
-        self._note_post_spikes(event_run._spiking(post.unsqueeze(0)))
+        if self._post_any is None:  # bool spikes: one scan (no host sync on a GPU)
+            self._note_post_spikes(event_run._spiking(post.unsqueeze(0)))
+        else:  # count spikes: known from their checks
+            self._note_post_spikes(torch.tensor([self._post_any]))
         return dw
 
     def _next_trace_bounds(self) -> Dict[str, float]:
