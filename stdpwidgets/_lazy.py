@@ -22,6 +22,7 @@ LAZY_MODULES: Dict[str, str] = {
     "ConvExplorer": "stdpwidgets.widgets",
     "LayerExplorer": "stdpwidgets.widgets",
     "HomeostasisExplorer": "stdpwidgets.widgets",
+    "RewardExplorer": "stdpwidgets.widgets",
     "Explorer": "stdpwidgets.widgets",
     "window_figure": "stdpwidgets.plots",
     "trace_figure": "stdpwidgets.plots",

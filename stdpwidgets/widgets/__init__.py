@@ -9,8 +9,9 @@ from .conv import ConvExplorer
 from .homeostasis import HomeostasisExplorer
 from .layer import LayerExplorer
 from .pairing import PairingExplorer
+from .reward import RewardExplorer
 from .trace import TraceExplorer
 from .window import WindowExplorer
 
 __all__ = ["Explorer", "WindowExplorer", "TraceExplorer", "PairingExplorer", "ConvExplorer", "LayerExplorer",
-           "HomeostasisExplorer"]
+           "HomeostasisExplorer", "RewardExplorer"]
