@@ -292,14 +292,14 @@ def _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse
         hit = sparse.allowed and sparse_linear.touched(learner.layer, terms_k, force=sparse.forced)
         if hit:
             rows, cols = hit
-            new_rows, new_cols = sparse_linear.sparse_change(update, w, terms_k, batch, rows, cols)
+            new_rows, new_cols, old_rows, old_cols = sparse_linear.sparse_change(update, w, terms_k, batch, rows, cols)
             checksum = checksum + new_rows.sum() + new_cols.sum()
             update.clip_(new_rows)
             update.clip_(new_cols)
             if in_place:
                 sparse_linear.write_(w, rows, cols, new_rows, new_cols)
             else:
-                sparse_linear.add_change_(total, w, rows, cols, new_rows, new_cols)
+                sparse_linear.add_change_(total, rows, cols, new_rows, new_cols, old_rows, old_cols)
         elif in_place:
             update.add_raw_(w, terms_k, batch)
             checksum = checksum + w.sum()  # before the clip, which would hide an inf

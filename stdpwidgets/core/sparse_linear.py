@@ -58,7 +58,7 @@ def weight_ready(rule, w: torch.Tensor) -> torch.Tensor:
     weights the sparse path does not touch need no clipping and hold no NaN/inf."""
     if w.numel() == 0:
         return torch.ones((), dtype=torch.bool, device=w.device)
-    low, high = torch.aminmax(w)  # NaN propagates into both
+    low, high = w.amin(), w.amax()  # NaN propagates into both; two passes beat one aminmax
     return (low >= rule.w_min) & (high <= rule.w_max) & torch.isfinite(low) & torch.isfinite(high)
 
 
@@ -80,9 +80,9 @@ def sparse_change(update, w: torch.Tensor, terms, batch: int, rows: torch.Tensor
 
     Returns
     -------
-    (Tensor, Tensor)
-        ``(|rows|, in)`` and ``(out, |cols|)``: where a row and a column cross, the row's value
-        is the one to keep (it has both terms).
+    (Tensor, Tensor, Tensor, Tensor)
+        The new rows ``(|rows|, in)`` and columns ``(out, |cols|)`` (where a row and a column
+        cross, the row's value is the one to keep: it has both terms), then the old ones.
     """
     p_pre, p_post, d_pre, d_post = (_rows(t) for t in terms)
     potentiation = p_post.index_select(1, rows).t() @ p_pre  # (|R|, in)
@@ -91,12 +91,12 @@ def sparse_change(update, w: torch.Tensor, terms, batch: int, rows: torch.Tensor
     rule = update.rule
     if rule.weight_independent:
         a_plus, a_minus = update.scales(batch)
-        new_rows = w_rows.add_(potentiation, alpha=a_plus)
+        new_rows = torch.add(w_rows, potentiation, alpha=a_plus)
         # where rows and columns cross: the second term, added as add_ adds it (index_add_
         # rounds alpha * x separately, one ulp away from the dense path)
         crossing = new_rows.index_select(1, cols).add_(depression.index_select(0, rows), alpha=-a_minus)
         new_rows.index_copy_(1, cols, crossing)
-        return new_rows, w_cols.add_(depression, alpha=-a_minus)
+        return new_rows, torch.add(w_cols, depression, alpha=-a_minus), w_rows, w_cols
     if update.reduction == "mean":
         potentiation.div_(batch)
         depression.div_(batch)
@@ -104,24 +104,25 @@ def sparse_change(update, w: torch.Tensor, terms, batch: int, rows: torch.Tensor
     depression_rows.index_copy_(1, cols, depression.index_select(0, rows))
     new_rows = w_rows + rule.weighted_change(w_rows, potentiation, depression_rows)
     new_cols = w_cols + rule.weighted_change(w_cols, torch.zeros_like(w_cols), depression)
-    return new_rows, new_cols
+    return new_rows, new_cols, w_rows, w_cols
 
 
-def dense_change(w: torch.Tensor, rows, cols, new_rows, new_cols, out: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """The change ``new - w`` as a dense tensor shaped like ``w`` (zero outside the touched
+def dense_change(w: torch.Tensor, rows, cols, new_rows, new_cols, old_rows, old_cols,
+                 out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The change ``new - old`` as a dense tensor shaped like ``w`` (zero outside the touched
     rows and columns; rows win where both cross), written into ``out`` if given."""
     dw = torch.zeros_like(w) if out is None else out.zero_()
-    dw.index_copy_(1, cols, new_cols - w.index_select(1, cols))
-    dw.index_copy_(0, rows, new_rows - w.index_select(0, rows))
+    dw.index_copy_(1, cols, new_cols - old_cols)
+    dw.index_copy_(0, rows, new_rows - old_rows)
     return dw
 
 
-def add_change_(total: torch.Tensor, w: torch.Tensor, rows, cols, new_rows, new_cols) -> None:
-    """``total += new - w`` on the touched entries only (each crossing counted once)."""
-    change_cols = new_cols - w.index_select(1, cols)
+def add_change_(total: torch.Tensor, rows, cols, new_rows, new_cols, old_rows, old_cols) -> None:
+    """``total += new - old`` on the touched entries only (each crossing counted once)."""
+    change_cols = new_cols - old_cols
     change_cols.index_fill_(0, rows, 0.0)  # these entries come with the rows
     total.index_add_(1, cols, change_cols)
-    total.index_add_(0, rows, new_rows - w.index_select(0, rows))
+    total.index_add_(0, rows, new_rows - old_rows)
 
 
 def write_(w: torch.Tensor, rows, cols, new_rows, new_cols) -> None:

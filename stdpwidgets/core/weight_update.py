@@ -222,7 +222,7 @@ class WeightUpdate:
         if hit is None:
             return None
         rows, cols = hit
-        new_rows, new_cols = sparse_linear.sparse_change(self, weight, terms, batch, rows, cols)
+        new_rows, new_cols, old_rows, old_cols = sparse_linear.sparse_change(self, weight, terms, batch, rows, cols)
         checked = (new_rows, new_cols, *also_finite)
         total = torch.stack([t.sum() for t in checked]).sum()
         ready = sparse_linear.weight_ready(self.rule, weight)
@@ -233,7 +233,8 @@ class WeightUpdate:
             check_finite(all(bool(torch.isfinite(t).all()) for t in checked), "weight update of this step")
         self.clip_(new_rows)
         self.clip_(new_cols)
-        dw = sparse_linear.dense_change(weight, rows, cols, new_rows, new_cols, out=self.output(weight))
+        dw = sparse_linear.dense_change(weight, rows, cols, new_rows, new_cols, old_rows, old_cols,
+                                        out=self.output(weight))
         if self.update == "grad":
             self.add_to_grad(dw)
         else:
