@@ -2,7 +2,8 @@
 with k-means and logistic regression on the same split, measured in the same run.
 
     python benchmarks/diehl_cook.py [--device cuda] [--neurons 25 100 400] [--seeds 0]
-                                    [--out benchmarks/results/diehl_cook_cpu.txt]
+                                    [--out benchmarks/results/diehl_cook_cpu.txt] [--append]
+                                    [--no-baselines]
 
 Split: ``train_test_split(stratify=labels, test_size=0.3, random_state=0)`` over all 1797
 digits (1257 train, 540 test). Baselines:
@@ -52,12 +53,12 @@ def diehl_cook(images, labels, train, test, n_neurons, seed, device):
 def kmeans(images, labels, train, test, n_clusters, seed):
     x = images.reshape(images.shape[0], -1).numpy()
     start = time.perf_counter()
-    km = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit(x[train])
+    km = KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit(x[train.numpy()])
     fit_s = time.perf_counter() - start
     voter = DiehlCook2015(n_neurons=n_clusters)  # only its labelling and vote are used
 
     def one_hot(rows):
-        return torch.nn.functional.one_hot(torch.as_tensor(km.predict(x[rows])), n_clusters).float()
+        return torch.nn.functional.one_hot(torch.as_tensor(km.predict(x[rows.numpy()])).long(), n_clusters).float()
 
     voter._assign_labels(one_hot(train), labels[train])
     accuracy = float((voter._vote(one_hot(test)) == labels[test]).float().mean())
@@ -67,9 +68,9 @@ def kmeans(images, labels, train, test, n_clusters, seed):
 def logistic(images, labels, train, test):
     x = images.reshape(images.shape[0], -1).numpy()
     start = time.perf_counter()
-    model = LogisticRegression(max_iter=5000).fit(x[train], labels[train].numpy())
+    model = LogisticRegression(max_iter=5000).fit(x[train.numpy()], labels[train].numpy())
     fit_s = time.perf_counter() - start
-    return dict(fit_s=fit_s, accuracy=float(model.score(x[test], labels[test].numpy())))
+    return dict(fit_s=fit_s, accuracy=float(model.score(x[test.numpy()], labels[test].numpy())))
 
 
 def main():
@@ -78,6 +79,8 @@ def main():
     parser.add_argument("--neurons", type=int, nargs="+", default=[25, 100, 400])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", default=None, help="text file for the table (default: print only)")
+    parser.add_argument("--append", action="store_true", help="add to --out instead of replacing it")
+    parser.add_argument("--no-baselines", action="store_true", help="skip k-means and logistic regression")
     args = parser.parse_args()
     images, labels, train, test = split()
     lines = [
@@ -87,6 +90,7 @@ def main():
         f"{torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs"
         + (f", {torch.cuda.get_device_name()}" if args.device.startswith("cuda") else ""),
         f"# split: stratified 70/30, random_state=0: {train.numel()} train, {test.numel()} test images",
+        f"# load average at start (other processes share the CPUs): {os.getloadavg()[0]:.1f}",
         f"{'model':<28}{'neurons':>8}{'seed':>6}{'fit s':>9}{'eval s':>9}{'test acc':>10}",
     ]
     print("\n".join(lines), flush=True)
@@ -100,11 +104,13 @@ def main():
     for n in args.neurons:
         for seed in args.seeds:
             row(f"DiehlCook2015 ({args.device})", n, seed, diehl_cook(images, labels, train, test, n, seed, args.device))
-        for seed in args.seeds:
+        for seed in args.seeds if not args.no_baselines else ():
             row("k-means + same labelling", n, seed, kmeans(images, labels, train, test, n, seed))
-    row("logistic regression (raw)", 0, 0, logistic(images, labels, train, test))
+    if not args.no_baselines:
+        row("logistic regression (raw)", 0, 0, logistic(images, labels, train, test))
+    lines.append(f"# load average at the end: {os.getloadavg()[0]:.1f}")
     if args.out:
-        with open(args.out, "w") as f:
+        with open(args.out, "a" if args.append else "w") as f:
             f.write("\n".join(lines) + "\n")
 
 

@@ -222,7 +222,7 @@ class AdaptiveLIF(nn.Module):
         if jump is not None:
             v = v + jump
         refractory = self.refractory_left > 0
-        v = torch.where(refractory, torch.full_like(v, self.v_reset), v)
+        v = torch.where(refractory, self.v_reset, v)
         margin = v - (self.v_threshold + theta)
         spiking = margin >= 0
         if competition is not None:
@@ -233,9 +233,9 @@ class AdaptiveLIF(nn.Module):
                     f"{type(chosen).__name__}{'' if not isinstance(chosen, torch.Tensor) else ' ' + str(chosen.dtype) + ' ' + str(tuple(chosen.shape))}"
                 )
             spiking = chosen & spiking
-        self.v = torch.where(spiking, torch.full_like(v, self.v_reset), v)
+        self.v = torch.where(spiking, self.v_reset, v)
         left = (self.refractory_left - 1).clamp_(min=0)
-        self.refractory_left = torch.where(spiking, torch.full_like(left, self.refractory_steps), left)
+        self.refractory_left = torch.where(spiking, self.refractory_steps, left)
         spikes = spiking.to(self.theta.dtype)
         if adapting and self.theta_plus != 0.0:
             theta = theta + self.theta_plus * spikes.sum(0)

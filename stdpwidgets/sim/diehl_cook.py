@@ -8,8 +8,6 @@ Time in ms, rates in Hz, potentials in mV.
 from __future__ import annotations
 
 import importlib
-import math
-import numbers
 import sys
 import time
 from typing import Any, Callable, Optional, Tuple
@@ -31,7 +29,8 @@ _EVAL_BATCH = 512  # images presented in parallel by transform (no learning ther
 
 def text_progress(every: int = 200, stream: Any = None) -> Callable[[int, int], None]:
     """A progress callback for :meth:`DiehlCook2015.fit` that prints a plain line such as
-    ``DiehlCook2015.fit: 400/1257 images (epoch 1/3)`` each time ``every`` more images are done."""
+    ``DiehlCook2015.fit: 400/3771 images`` (images times epochs) each time ``every`` more images
+    are done, and at the end."""
     every = check_count("every", every, minimum=1)
     state = {"next": every}
 
@@ -47,13 +46,14 @@ def _progress_reporter(progress: Any, total: int) -> Tuple[Callable[[int], None]
     """``(update(done), close())`` for the ``progress`` argument of ``fit`` (see there)."""
     if progress is None or progress is False:
         return (lambda done: None), (lambda: None)
-    if progress is True or progress == "auto":
+    ours = False
+    if progress is True or (isinstance(progress, str) and progress == "auto"):
         try:  # optional: tqdm draws a bar (a notebook one via tqdm.auto); never required
-            bar = importlib.import_module("tqdm.auto").tqdm(total=total, desc="DiehlCook2015.fit", unit="img")
+            progress = importlib.import_module("tqdm.auto").tqdm(total=total, desc="DiehlCook2015.fit", unit="img")
+            ours = True
         except ImportError:
             report = text_progress(max(1, total // 10))
             return (lambda done: report(done, total)), (lambda: None)
-        progress = bar
     if hasattr(progress, "update") and callable(progress.update) and hasattr(progress, "n"):  # tqdm-like
         last = [0]
 
@@ -61,7 +61,7 @@ def _progress_reporter(progress: Any, total: int) -> Tuple[Callable[[int], None]
             progress.update(done - last[0])
             last[0] = done
 
-        return update, (progress.close if hasattr(progress, "close") else (lambda: None))
+        return update, (progress.close if ours else (lambda: None))  # a caller's bar stays theirs
     if hasattr(progress, "value") and hasattr(progress, "max"):  # an ipywidgets IntProgress
         progress.max = total
 
@@ -112,6 +112,22 @@ class DiehlCook2015:
     raised by ``rate_step_hz``, up to ``max_retries`` times (as Diehl & Cook do), in fitting
     and in evaluation; thresholds stay frozen in evaluation.
 
+    The defaults were tuned on scikit-learn's 8x8 digits (stratified 70/30 split,
+    ``random_state=0``; ``benchmarks/diehl_cook.py``, seeds 0-2, 100 neurons); Diehl & Cook's
+    MNIST values do not carry over to 64 pixels:
+
+    - ``max_rate_hz=400`` with ``weight_total=2.5`` mV: 64 pixels send far fewer spikes than
+      784, so the rates are higher (theirs: 63.75 Hz) and the weights smaller, which lets a
+      matching neuron reach threshold in 10-20 ms from a few hundred input spikes;
+    - ``a_plus=0.0003`` mV per unit of trace (the trace of a 400 Hz input is about 8 with
+      ``tau_pre=20``), ``a_minus=0.0001``: a winner moves a few per cent of the way to each
+      image it wins; 10x larger steps gave prototypes that are just the last images;
+    - ``theta_plus=0.1`` mV, ``tau_theta=1e7`` ms (no decay within a fit, as theirs): with
+      0.05 mV, 10 of 100 neurons never fired in 3 epochs (84 % test accuracy);
+    - ``inhibition=40`` mV: in effect one winner per image (20 mV: 91.0 % mean accuracy over
+      seeds 0-2, 40 mV: 92.9 %);
+    - ``batch_size=16``, ``epochs=3``, ``steps=100`` ms: under a minute on two CPU cores.
+
     Parameters
     ----------
     n_neurons : int
@@ -128,6 +144,13 @@ class DiehlCook2015:
     encoding : {"poisson", "latency"}
         Rate code, or one spike per pixel at ``round((1 - intensity) * (steps - 1))`` ms
         (pixels of intensity 0 stay silent; no retries then, since the code has no rate).
+    on_off : bool
+        Give each pixel a second, OFF input driven by ``1 - intensity`` (retina-like ON/OFF
+        channels). Off by default: in our runs it lowered the accuracy.
+    init : {"uniform", "images"}
+        Initial weights: uniform in [0, 0.3) as Diehl & Cook (then normalised), or each neuron
+        near one randomly drawn training image (no labels used; fewer neurons start far from
+        every image).
     max_rate_hz : float
         Input rate of a pixel of intensity 1, Hz.
     rate_step_hz : float
@@ -145,6 +168,8 @@ class DiehlCook2015:
     a_plus, a_minus : float
         Potentiation at a post spike per unit of presynaptic trace, depression at a pre
         spike per unit of postsynaptic trace (mV).
+    learning_rate_decay : float
+        Factor on ``a_plus`` and ``a_minus`` per epoch, in (0, 1].
     tau_pre, tau_post : float
         Trace time constants, ms.
     theta_plus : float
@@ -205,7 +230,7 @@ class DiehlCook2015:
         tau_post: float = 20.0,
         theta_plus: float = 0.1,
         tau_theta: float = 1e7,
-        inhibition: float = 20.0,
+        inhibition: float = 40.0,
         k_winners: int = 1,
         tau_mem: float = 100.0,
         v_rest: float = -65.0,
@@ -405,7 +430,8 @@ class DiehlCook2015:
         pixels = self._check_images(images)
         layer, neurons, kwta, inhibit = self._network(self.weights_, self.theta_)
         neurons.eval()
-        generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
+        # its own stream (not fit's), the same for every call: seeded counts, seeded predictions
+        generator = torch.Generator(device=self.device).manual_seed((self.seed + 1) % 2**64)
         # nothing learns here, so the batch can be as large as memory allows (speed only)
         batch = max(self.batch_size, _EVAL_BATCH)
         counts = [self._run(pixels[i:i + batch], layer, neurons, kwta, inhibit, None, generator, None)
@@ -431,9 +457,8 @@ class DiehlCook2015:
         self.neuron_labels_ = torch.where(silent, torch.full_like(best, -1), classes[best])
 
     def _vote(self, counts: torch.Tensor) -> torch.Tensor:
-        """Class with the largest mean count over its neurons, per image (ties: the lower class;
-        an image no labelled neuron answers gets the class of the neuron with most spikes... or
-        the first class when nothing fired at all)."""
+        """Per image, the class whose labelled neurons have the largest mean count (Diehl & Cook's
+        vote; ties, and images no labelled neuron answers, go to the lowest class)."""
         votes = torch.zeros(counts.shape[0], self.classes_.numel())
         for i, c in enumerate(self.classes_.tolist()):
             members = self.neuron_labels_ == c
