@@ -96,6 +96,9 @@ def main() -> None:
         if args.out:
             with open(args.out, "w") as file:
                 json.dump(result, file)
+    # wait for rank 0's single-process run before tearing down together: a rank that leaves the
+    # group while another still holds its connections can abort in gloo's shutdown
+    dist.barrier()
     dist.destroy_process_group()
 
 
