@@ -268,3 +268,26 @@ def test_reset_forgets_the_eligibility_and_the_trace_follows_the_layer_dtype():
     assert learner.eligibility.dtype == torch.float64
     learner.reset()
     assert learner.eligibility is None and learner.steps == 0
+
+
+@pytest.mark.parametrize("update", ["in-place", "grad"])
+def test_quiet_stretches_of_a_reward_run_are_stepping_bit_for_bit(monkeypatch, update):
+    """Steps without spikes and reward only decay traces and eligibility: run() skips the step's
+    machinery for them, with the same arithmetic."""
+    pre, post, rewards, w0 = problem(seed=7, steps=200, density=0.02)
+    pre[150:], post[150:] = False, False  # a long quiet tail
+    rewards = [r if t % 7 else 0.0 for t, r in enumerate(rewards)]
+    stepper = STDPLearner(linear(w0), ADDITIVE, dt=1.0, eligibility_tau=TAU_E, update=update)
+    for t in range(200):
+        stepper.step(pre[t], post[t], reward=rewards[t])
+    runner = STDPLearner(linear(w0), ADDITIVE, dt=1.0, eligibility_tau=TAU_E, update=update)
+    calls = []
+    original = STDPLearner._quiet_steps
+    monkeypatch.setattr(STDPLearner, "_quiet_steps", lambda self, n: calls.append(n) or original(self, n))
+    runner.run(pre, post, reward=rewards)
+    assert sum(calls) > 100  # most steps were quiet
+    assert torch.equal(runner.layer.weight, stepper.layer.weight)
+    assert torch.equal(runner.eligibility, stepper.eligibility) and runner.steps == stepper.steps
+    assert all(torch.equal(runner.traces[n], stepper.traces[n]) for n in stepper.traces)
+    if update == "grad":
+        assert torch.equal(runner.layer.weight.grad, stepper.layer.weight.grad)

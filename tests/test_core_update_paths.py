@@ -381,3 +381,17 @@ def test_traces_a_user_keeps_are_never_overwritten():
         learner.step(torch.rand(3, 50, generator=g) < 0.3, torch.rand(3, 40, generator=g) < 0.3)
         addresses.add(learner.pre_trace.data_ptr())
     assert len(addresses) == 2
+
+
+def test_a_recycled_dw_is_cleared_where_the_last_sparse_step_wrote(monkeypatch):
+    """Sparse steps hand out dw in recycled memory, clearing only the rows and columns the last
+    one touched: every dw must still equal the dense path's, zeros included."""
+    pre, post = trains(1, 0.2, seed=5, steps=40)
+    dense, sparse = learner_for(ADDITIVE, seed=1), learner_for(ADDITIVE, seed=1)
+    for t in range(40):
+        monkeypatch.setattr(sparse_linear, "SPARSE_MAX_FRACTION", -1.0)
+        expected = dense.step(pre[t], post[t])
+        monkeypatch.setattr(sparse_linear, "SPARSE_MAX_FRACTION", 10.0)
+        got = sparse.step(pre[t], post[t])
+        torch.testing.assert_close(got, expected, atol=1e-15, rtol=0)
+        del got, expected  # nothing refers to them: their memory is reused

@@ -961,13 +961,27 @@ class STDPLearner:
         weight = self.layer.weight
         grad = weight.grad
         saved = (weight.detach().clone(), None if grad is None else grad.detach().clone(), self._traces,
-                 self._eligibility.trace, self.steps, self._last_post, list(self._pending_post), self._warned_silent)
+                 self._eligibility.trace, self.steps, self._last_post, list(self._pending_post), self._warned_silent,
+                 dict(self._trace_bound))
         total = torch.zeros_like(weight.detach())
         weights, traces = [], []
+        # a step without spikes and without reward only decays traces and eligibility (and clips
+        # the weight, a no-op within the bounds): stretches of them skip the step's machinery
+        busy = (event_run._spiking(pre_seq) | event_run._spiking(post_seq)).tolist()
         try:
             with torch.no_grad():
-                for t, reward in enumerate(rewards):
-                    total += self._learn_step(pre_seq[t], post_seq[t], reward)
+                t = 0
+                while t < len(rewards):
+                    quiet = 0
+                    while not record and t + quiet < len(rewards) and not busy[t + quiet] \
+                            and rewards[t + quiet] == 0.0 and self._traces is not None:
+                        quiet += 1
+                    if quiet:
+                        total += self._quiet_steps(quiet)
+                        t += quiet
+                        continue
+                    total += self._learn_step(pre_seq[t], post_seq[t], rewards[t])
+                    t += 1
                     if record:
                         weights.append(weight.detach().clone())
                         traces.append(self._traces)
@@ -980,7 +994,7 @@ class STDPLearner:
                     grad.copy_(saved[1])
                     weight.grad = grad
             (self._traces, self._eligibility.trace, self.steps, self._last_post, self._pending_post,
-             self._warned_silent) = saved[2:]
+             self._warned_silent, self._trace_bound) = saved[2:]
             raise
         if not record:
             return total
@@ -989,6 +1003,32 @@ class STDPLearner:
         stacked = {spec.name: torch.stack([step[spec.name] for step in traces]) for spec in self._specs}
         pre_name, post_name = self._pair_names
         return STDPHistory(total, torch.stack(weights), stacked[pre_name], stacked[post_name], stacked)
+
+    def _quiet_steps(self, steps: int) -> torch.Tensor:
+        """``steps`` steps without spikes and without reward, with exactly the arithmetic of
+        :meth:`_learn_step` (each a multiplication of every trace and of the eligibility by its
+        factor; adding no spikes and no reward changes nothing); returns their weight change."""
+        weight = self.layer.weight
+        traces = {n: t.clone() for n, t in self._traces.items()}
+        eligibility = self._eligibility.trace
+        eligibility = None if eligibility is None else eligibility.clone()
+        for _ in range(steps):
+            for name, trace in traces.items():
+                trace.mul_(self._factors[name])
+            if eligibility is not None:
+                eligibility.mul_(self._eligibility.factor)
+        change = torch.zeros_like(weight.detach())
+        if self.update == "in-place" and self.rule.bounded:
+            clipped = self.rule.clip(weight.detach())  # every step clips; a no-op within the bounds
+            change = clipped - weight
+            weight.copy_(clipped)
+        elif self.update == "grad" and weight.grad is None:
+            weight.grad = torch.zeros_like(weight.detach())  # as a step adding -0 * e would
+        self._traces, self._eligibility.trace = traces, eligibility
+        self._trace_bound = {n: b * self._factors[n] ** steps for n, b in self._trace_bound.items()}
+        self.steps += steps
+        self._note_post_spikes(torch.zeros(steps, dtype=torch.bool))
+        return change
 
     def _check_history_fits(self, steps: int, pre_shape, post_shape) -> None:
         """Refuse ``record=True`` up front when the history cannot fit in the device's memory."""

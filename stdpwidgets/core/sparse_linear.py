@@ -110,8 +110,8 @@ def sparse_change(update, w: torch.Tensor, terms, batch: int, rows: torch.Tensor
 def dense_change(w: torch.Tensor, rows, cols, new_rows, new_cols, old_rows, old_cols,
                  out: Optional[torch.Tensor] = None) -> torch.Tensor:
     """The change ``new - old`` as a dense tensor shaped like ``w`` (zero outside the touched
-    rows and columns; rows win where both cross), written into ``out`` if given."""
-    dw = torch.zeros_like(w) if out is None else out.zero_()
+    rows and columns; rows win where both cross), written into ``out`` (all zeros) if given."""
+    dw = torch.zeros_like(w) if out is None else out
     dw.index_copy_(1, cols, new_cols - old_cols)
     dw.index_copy_(0, rows, new_rows - old_rows)
     return dw

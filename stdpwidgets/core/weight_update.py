@@ -107,6 +107,7 @@ class WeightUpdate:
         self._learner = learner
         self._buffers: Dict[str, torch.Tensor] = {}  # weight-sized work buffers, reused step after step
         self._handed_out: Dict[str, torch.Tensor] = {}  # "dw": the last dw handed out
+        self._dirty: Optional[Tuple[torch.Tensor, torch.Tensor]] = None  # its nonzero rows/cols
 
     layer = property(lambda self: self._learner.layer)
     kind = property(lambda self: self._learner._kind)
@@ -128,13 +129,27 @@ class WeightUpdate:
             buf = self._buffers[name] = torch.empty(like.shape, dtype=dtype, device=like.device)
         return buf
 
-    def output(self, weight: torch.Tensor) -> torch.Tensor:
+    def output(self, weight: torch.Tensor, zeroed: bool = False) -> torch.Tensor:
         """A weight-shaped tensor to hand out as a step's ``dw``: on a CPU the one handed out
-        last time, when nothing else refers to it any more (its memory is warm), else a new one."""
+        last time, when nothing else refers to it any more (its memory is warm), else a new one.
+
+        ``zeroed``: all zeros. A recycled tensor that a sparse step filled needs only its
+        touched rows and columns cleared (:meth:`mark_sparse`), not all of it."""
+        previous = id(self._handed_out.get("dw"))  # an id holds no reference (reusable() counts them)
+        dirty, self._dirty = self._dirty, None
         out = reusable(self._handed_out, "dw", weight)
         if out.device.type == "cpu":
             self._handed_out["dw"] = out
+        if zeroed:
+            if id(out) == previous and dirty is not None:
+                out.index_fill_(0, dirty[0], 0.0).index_fill_(1, dirty[1], 0.0)
+            else:
+                out.zero_()
         return out
+
+    def mark_sparse(self, rows: torch.Tensor, cols: torch.Tensor) -> None:
+        """The dw just handed out is zero outside these rows and columns."""
+        self._dirty = (rows, cols)
 
     def batch_total(self, batch: int) -> int:
         """Samples the update is averaged over: this process's batch, or the global one (one
@@ -234,7 +249,8 @@ class WeightUpdate:
         self.clip_(new_rows)
         self.clip_(new_cols)
         dw = sparse_linear.dense_change(weight, rows, cols, new_rows, new_cols, old_rows, old_cols,
-                                        out=self.output(weight))
+                                        out=self.output(weight, zeroed=True))
+        self.mark_sparse(rows, cols)
         if self.update == "grad":
             self.add_to_grad(dw)
         else:
