@@ -5,7 +5,7 @@ The build (the session fixture ``built_book`` of ``conftest.py``, shared with
 sources in a temporary directory (so the working tree's ``_build`` is left alone). ``-W``
 turns every Sphinx warning into an error, and every notebook is executed during the build,
 so a chapter cell that raises fails this test. The pages are then checked for what a reader
-must see: a cover page, one HTML page per entry of ``_toc.yml``, chapters numbered 1-11 by
+must see: a cover page, one HTML page per entry of ``_toc.yml``, chapters numbered 1-12 by
 Sphinx with equations and figures numbered per chapter ((4.3), "Fig. 4.2"), references to
 equations that show the chapter they point into, figures, the bibliography, and no
 traceback anywhere.
@@ -73,13 +73,14 @@ def test_book_builds_without_warnings(built_book):
     assert sphinx_warnings == []
 
 
-def test_toc_numbers_chapters_one_to_eleven():
-    """The chapters (not the cover, not the Reference part) are numbered 1-11 in toc order."""
-    assert sorted(CHAPTERS.values()) == list(range(1, 12))
+def test_toc_numbers_chapters_one_to_twelve():
+    """The chapters (not the cover, not the Reference part) are numbered 1-12 in toc order."""
+    assert sorted(CHAPTERS.values()) == list(range(1, 13))
     assert CHAPTERS["book/06_triplets_and_frequency"] == 6
     assert CHAPTERS["book/01_introduction"] == 1
     assert CHAPTERS["book/10_stability_and_homeostasis"] == 10
     assert CHAPTERS["book/11_reward_modulated_stdp"] == 11
+    assert CHAPTERS["book/12_learning_digits_without_labels"] == 12
     assert all(_source(doc).suffix == ".ipynb" for doc in CHAPTERS)
 
 

@@ -46,8 +46,8 @@ def _load_student_edition():
     return module
 
 
-def test_the_book_has_eleven_chapters():
-    assert len(CHAPTERS) == 11, CHAPTERS
+def test_the_book_has_twelve_chapters():
+    assert len(CHAPTERS) == 12, CHAPTERS
 
 
 @pytest.mark.parametrize("doc", CHAPTERS)

@@ -261,6 +261,7 @@ PLAYED = {
     "book/08_convolutions": 1,
     "book/10_stability_and_homeostasis": 2,
     "book/11_reward_modulated_stdp": 1,
+    "book/12_learning_digits_without_labels": 1,
 }
 MAX_PLAYER_BYTES = 2 * 1000 * 1000
 
