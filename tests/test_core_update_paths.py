@@ -237,14 +237,15 @@ def test_the_sparse_step_equals_the_dense_step_in_float32_to_one_rounding(monkey
 
 
 def test_a_sparse_step_is_chosen_only_when_few_weights_are_touched(monkeypatch):
-    learner = learner_for(ADDITIVE, n_in=100, n_out=80)
+    learner = learner_for(ADDITIVE, n_in=400, n_out=300)
     spy = Spy(monkeypatch, sparse_linear, "sparse_change")
-    pre, post = torch.zeros(1, 100, dtype=torch.bool), torch.zeros(1, 80, dtype=torch.bool)
-    pre[0, :3] = True
-    post[0, :2] = True
-    learner.step(pre, post)  # touches 2 rows + 3 columns: 2*100 + 3*80 of 8000 weights
+    pre, post = torch.zeros(1, 400, dtype=torch.bool), torch.zeros(1, 300, dtype=torch.bool)
+    pre[0, :2] = True
+    post[0, :1] = True
+    learner.step(pre, post)  # touches 1 row + 2 columns: 400 + 2*300 of 120000 weights (0.8 %)
     assert spy.calls == 1
-    learner.step(torch.ones(1, 100, dtype=torch.bool), post)  # every column: dense
+    pre[0, :40] = True
+    learner.step(pre, post)  # 40 columns: 10 % of the weights, dense
     assert spy.calls == 1
 
 

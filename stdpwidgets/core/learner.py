@@ -797,8 +797,8 @@ class STDPLearner:
 
         Notes
         -----
-        On ``nn.Linear``, a step whose spikes touch few weight rows and columns (at most a
-        quarter of the weights: small batches, sparse spikes) updates only those
+        On ``nn.Linear``, a step whose spikes touch few weight rows and columns (at most
+        2 % of the weights: batch 1, very sparse spikes) updates only those
         (:mod:`~stdpwidgets.core.sparse_linear`), with the same result.
         """
         reward = self._reward_of(reward, "reward")

@@ -25,8 +25,12 @@ from torch import nn
 
 __all__ = ["touched", "weight_ready", "sparse_change", "dense_change", "add_change_", "write_"]
 
-# Use the sparse path when it touches at most this fraction of the weights.
-SPARSE_MAX_FRACTION = 0.25
+# Use the sparse path when it touches at most this fraction of the weights. Touching a column
+# is a strided walk through every row (~50x a dense pass per element on a CPU), and the path
+# still reads the whole weight twice (its bounds) and clears the dw it hands out, so it pays
+# only for very sparse steps: Linear(1024, 1024), batch 1, 2 shared CPU cores: dense 0.90 ms,
+# sparse 1.26 ms at 2 % of the neurons spiking; dense 0.91 ms, sparse 0.66 ms at 0.3 %.
+SPARSE_MAX_FRACTION = 0.02
 
 
 def _rows(t: torch.Tensor) -> torch.Tensor:
