@@ -17,10 +17,11 @@ the weight by :math:`r\,\Delta w_{STDP}\, e^{-d/\tau_e}`: the trace bridges the 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Optional
 
 import torch
+
+from .rule import _check_real
 
 __all__ = ["Eligibility", "check_reward", "check_eligibility_tau"]
 
@@ -29,9 +30,7 @@ def check_eligibility_tau(tau: Any) -> Optional[float]:
     """``eligibility_tau`` as a float in ms (> 0, finite), or None (no eligibility trace)."""
     if tau is None:
         return None
-    if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
-        raise TypeError(f"eligibility_tau must be a time constant in ms (a number > 0) or None, got {tau!r}")
-    value = float(tau)
+    value = _check_real("eligibility_tau", tau)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"eligibility_tau must be a positive, finite time constant in ms, got {tau!r}")
     return value
@@ -44,17 +43,13 @@ def check_reward(reward: Any, name: str = "reward") -> float:
     sample (batch x weight memory) and is not supported: pass the batch's mean reward, or
     learn with batch 1.
     """
-    if isinstance(reward, torch.Tensor):
-        if reward.dim() != 0 or reward.is_complex() or reward.dtype == torch.bool:
-            raise ValueError(
-                f"{name} must be a real number or a 0-d tensor, got a {reward.dtype} tensor shaped "
-                f"{tuple(reward.shape)}; a per-sample reward would need one eligibility trace per "
-                "sample: pass the batch's mean reward (reward.mean()) or learn with batch 1"
-            )
-        reward = reward.item()
-    elif isinstance(reward, bool) or not isinstance(reward, numbers.Real):
-        raise TypeError(f"{name} must be a real number or a 0-d tensor, got {type(reward).__name__}")
-    value = float(reward)
+    if isinstance(reward, torch.Tensor) and reward.dim() != 0:
+        raise ValueError(
+            f"{name} must be a real number or a 0-d tensor, got a {reward.dtype} tensor shaped "
+            f"{tuple(reward.shape)}; a per-sample reward would need one eligibility trace per "
+            "sample: pass the batch's mean reward (reward.mean()) or learn with batch 1"
+        )
+    value = _check_real(name, reward)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {reward!r}")
     return value

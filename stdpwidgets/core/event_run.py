@@ -28,10 +28,9 @@ from __future__ import annotations
 import contextlib
 import enum
 import math
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import torch
-from torch import nn
 
 from . import scan, sparse_linear
 from .traces import add_spikes, trace_sequence

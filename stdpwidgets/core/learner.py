@@ -19,7 +19,7 @@ from .correlate import LayerKind, layer_kind_of
 from .rule import Rule, _check_real
 from .traces import add_spikes, decay_factor
 from .eligibility import Eligibility, check_eligibility_tau, check_reward
-from .weight_update import NOT_FINITE, WeightUpdate, reusable
+from .weight_update import WeightUpdate, reusable
 
 __all__ = ["STDPLearner", "STDPHistory", "REDUCTIONS", "UPDATES"]
 

@@ -185,14 +185,23 @@ class WeightUpdate:
             d_out.div_(batch)
         return p_out, d_out
 
+    @property
+    def _accumulates(self) -> bool:
+        """Whether the change is accumulated straight into its destination (a weight-independent
+        rule, one process): ``a+ C(P) - a- C(D)`` with no correlation tensor of its own."""
+        return self.rule.weight_independent and self.group is None
+
+    def _accumulate_(self, out: torch.Tensor, terms: Terms, batch: int) -> None:
+        """``out += a+ C(P_pre, P_post) - a- C(D_pre, D_post)`` in place (see :attr:`_accumulates`)."""
+        a_plus, a_minus = self.scales(batch)
+        self.kind.accumulate(self.layer, out, terms[0], terms[1], a_plus)
+        self.kind.accumulate(self.layer, out, terms[2], terms[3], -a_minus)
+
     def raw_into(self, out: torch.Tensor, w: torch.Tensor, terms: Terms, batch: int) -> torch.Tensor:
         """``out <- F+(w) P - F-(w) D``, the unclipped change (``out`` shaped like the weight,
         distinct from ``w``); returns ``out``."""
-        if self.rule.weight_independent and self.group is None:
-            a_plus, a_minus = self.scales(batch)
-            out.zero_()
-            self.kind.accumulate(self.layer, out, terms[0], terms[1], a_plus)
-            self.kind.accumulate(self.layer, out, terms[2], terms[3], -a_minus)
+        if self._accumulates:
+            self._accumulate_(out.zero_(), terms, batch)
             return out
         potentiation, depression = self.correlations_into(terms, batch, out, self.buffer("depression", w))
         return self.rule.weighted_change(w, potentiation, depression, scratch=self.buffer("factor", w))
@@ -203,10 +212,8 @@ class WeightUpdate:
 
     def add_raw_(self, work: torch.Tensor, terms: Terms, batch: int, w: Optional[torch.Tensor] = None) -> None:
         """``work += raw``, the change computed at weight ``w`` (default ``work`` itself)."""
-        if self.rule.weight_independent and self.group is None:
-            a_plus, a_minus = self.scales(batch)
-            self.kind.accumulate(self.layer, work, terms[0], terms[1], a_plus)
-            self.kind.accumulate(self.layer, work, terms[2], terms[3], -a_minus)
+        if self._accumulates:
+            self._accumulate_(work, terms, batch)
             return
         work.add_(self.raw_into(self.buffer("raw", work), work if w is None else w, terms, batch))
 
@@ -230,10 +237,10 @@ class WeightUpdate:
         learner: an ``nn.Linear``, one process, a built-in weight dependence (elementwise)."""
         return isinstance(self.layer, nn.Linear) and self.group is None and self.rule.dependence.name != "custom"
 
-    def sparse_step(self, weight, terms, batch, also_finite=(), force: bool = False) -> Optional[torch.Tensor]:
+    def sparse_step(self, weight, terms, batch, also_finite=()) -> Optional[torch.Tensor]:
         """One step through the sparse path, or None (nothing changed) when it does not pay or
         the weight is not within its bounds (then only the dense path clips it right)."""
-        hit = sparse_linear.touched(self.layer, terms, force=force)
+        hit = sparse_linear.touched(self.layer, terms)
         if hit is None:
             return None
         rows, cols = hit
