@@ -99,3 +99,61 @@ def naive_trace_reads(spikes, dt, tau, pairing):
             else:
                 reads[t, unit] = math.exp(-(t - earlier[-1]) * dt / tau)
     return reads.reshape(spikes.shape)
+
+
+def pair_factors(rule, w):
+    """``(F+(w), F-(w))`` of one synapse of a pair rule, from the dependence's definition."""
+    name = rule.dependence.name
+    up, down = max(rule.w_max - w, 0.0), max(w - rule.w_min, 0.0)
+    if name == "additive":
+        return rule.a_plus, rule.a_minus
+    if name == "multiplicative":
+        return rule.a_plus * up, rule.a_minus * down
+    if name == "gutig":
+        return rule.a_plus * up**rule.mu, rule.a_minus * down**rule.mu
+    raise AssertionError(name)
+
+
+def naive_pair_synapses(rule, w0, pre, post, *, dt=1.0, update="in-place", rewards=None, tau_e=None):
+    """All-to-all pair STDP on a Linear weight, synapse by synapse, traces read before this
+    step's spikes (exact decay).
+
+    Without ``rewards``: each step ``w <- clip(w + F+ P - F- D)``; returns the final weight (in
+    place) or the summed bounded changes from the fixed weight (``update="grad"``). With
+    ``rewards`` and ``tau_e`` (three-factor): ``e <- e exp(-dt/tau_e) + F+ P - F- D``, then
+    ``w <- clip(w + r e)``; returns ``(w, e)``. Arrays are float64 numpy, spikes anything
+    indexable as ``[t, b, i]``.
+    """
+    steps, batch, n_in = pre.shape
+    n_out = post.shape[2]
+    fx, fy = math.exp(-dt / rule.tau_pre), math.exp(-dt / rule.tau_post)
+    fe = None if tau_e is None else math.exp(-dt / tau_e)
+    x = [[0.0] * n_in for _ in range(batch)]
+    y = [[0.0] * n_out for _ in range(batch)]
+    w = [[float(w0[j, i]) for i in range(n_in)] for j in range(n_out)]
+    total = [[0.0] * n_in for _ in range(n_out)]
+    e = [[0.0] * n_in for _ in range(n_out)]
+    lo, hi = rule.w_min, rule.w_max
+    for t in range(steps):
+        x = [[v * fx for v in row] for row in x]
+        y = [[v * fy for v in row] for row in y]
+        for j in range(n_out):
+            for i in range(n_in):
+                potentiation = sum(float(post[t, b, j]) * x[b][i] for b in range(batch))
+                depression = sum(y[b][j] * float(pre[t, b, i]) for b in range(batch))
+                f_plus, f_minus = pair_factors(rule, w[j][i])
+                proposed = f_plus * potentiation - f_minus * depression
+                if rewards is not None:
+                    e[j][i] = e[j][i] * fe + proposed
+                    w[j][i] = min(max(w[j][i] + rewards[t] * e[j][i], lo), hi)
+                    continue
+                moved = min(max(w[j][i] + proposed, lo), hi)
+                if update == "grad":
+                    total[j][i] += moved - w[j][i]
+                else:
+                    w[j][i] = moved
+        x = [[x[b][i] + float(pre[t, b, i]) for i in range(n_in)] for b in range(batch)]
+        y = [[y[b][j] + float(post[t, b, j]) for j in range(n_out)] for b in range(batch)]
+    if rewards is not None:
+        return np.array(w), np.array(e)
+    return np.array(total if update == "grad" else w)

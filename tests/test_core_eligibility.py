@@ -17,6 +17,8 @@ from torch import nn
 from stdpwidgets import STDPLearner, STDPRule
 from stdpwidgets.core.triplet import TripletRule
 
+from reference import naive_pair_synapses
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
 TAU_E = 50.0
 ADDITIVE = STDPRule(tau_pre=16.8, tau_post=33.7, a_plus=0.2, a_minus=0.21, w_min=0.0, w_max=1.0)
@@ -24,31 +26,9 @@ MULTIPLICATIVE = STDPRule(16.8, 33.7, 0.2, 0.21, weight_dependence="multiplicati
 
 
 def naive_reward_modulated(rule, w0, pre, post, rewards, tau_e, dt=1.0):
-    """Three-factor STDP synapse by synapse: (final weights, final eligibility)."""
-    steps, batch, n_in = pre.shape
-    n_out = post.shape[2]
-    fx, fy, fe = math.exp(-dt / rule.tau_pre), math.exp(-dt / rule.tau_post), math.exp(-dt / tau_e)
-    x = [[0.0] * n_in for _ in range(batch)]
-    y = [[0.0] * n_out for _ in range(batch)]
-    w = [[float(w0[j, i]) for i in range(n_in)] for j in range(n_out)]
-    e = [[0.0] * n_in for _ in range(n_out)]
-    for t in range(steps):
-        x = [[v * fx for v in row] for row in x]
-        y = [[v * fy for v in row] for row in y]
-        for j in range(n_out):
-            for i in range(n_in):
-                potentiation = sum(float(post[t, b, j]) * x[b][i] for b in range(batch))
-                depression = sum(y[b][j] * float(pre[t, b, i]) for b in range(batch))
-                if rule.dependence.name == "additive":
-                    f_plus, f_minus = rule.a_plus, rule.a_minus
-                else:  # multiplicative soft bounds
-                    f_plus = rule.a_plus * max(rule.w_max - w[j][i], 0.0)
-                    f_minus = rule.a_minus * max(w[j][i] - rule.w_min, 0.0)
-                e[j][i] = e[j][i] * fe + f_plus * potentiation - f_minus * depression
-                w[j][i] = min(max(w[j][i] + rewards[t] * e[j][i], rule.w_min), rule.w_max)
-        x = [[x[b][i] + float(pre[t, b, i]) for i in range(n_in)] for b in range(batch)]
-        y = [[y[b][j] + float(post[t, b, j]) for j in range(n_out)] for b in range(batch)]
-    return torch.tensor(w, dtype=torch.float64), torch.tensor(e, dtype=torch.float64)
+    """Three-factor STDP synapse by synapse (tests/reference.py): (final weights, final eligibility)."""
+    w, e = naive_pair_synapses(rule, w0, pre, post, dt=dt, rewards=rewards, tau_e=tau_e)
+    return torch.from_numpy(w), torch.from_numpy(e)
 
 
 def problem(seed=0, steps=60, batch=2, n_in=5, n_out=3, density=0.25):

@@ -5,8 +5,6 @@ after every forward pass must learn exactly as a learner stepped by hand with th
 same forward passes produce (recorded here without hooks).
 """
 
-import copy
-
 import pytest
 import torch
 from torch import nn

@@ -18,6 +18,8 @@ from stdpwidgets.core import event_run, sparse_linear
 from stdpwidgets.core.event_run import UpdatePath, forced_path, choose_path
 from stdpwidgets.core.triplet import TripletRule
 
+from reference import naive_pair_synapses
+
 N_IN, N_OUT, T = 6, 4, 30
 ADDITIVE = STDPRule(tau_pre=16.8, tau_post=33.7, a_plus=0.05, a_minus=0.06, w_min=0.0, w_max=1.0)
 UNBOUNDED = STDPRule(tau_pre=16.8, tau_post=33.7, a_plus=0.05, a_minus=0.06)
@@ -26,48 +28,9 @@ GUTIG = STDPRule(16.8, 33.7, 0.05, 0.06, weight_dependence="gutig", mu=0.3, w_mi
 RULES = {"additive": ADDITIVE, "unbounded": UNBOUNDED, "multiplicative": MULTIPLICATIVE, "gutig": GUTIG}
 
 
-def factors(rule, w):
-    """F+(w), F-(w) of one synapse, from the rule's definition (not the package's code)."""
-    name = rule.dependence.name
-    up, down = max(rule.w_max - w, 0.0), max(w - rule.w_min, 0.0)
-    if name == "additive":
-        return rule.a_plus, rule.a_minus
-    if name == "multiplicative":
-        return rule.a_plus * up, rule.a_minus * down
-    if name == "gutig":
-        return rule.a_plus * up**rule.mu, rule.a_minus * down**rule.mu
-    raise AssertionError(name)
-
-
 def naive_pair_rule(rule, w0, pre, post, dt=1.0, update="in-place"):
-    """All-to-all pair STDP synapse by synapse: traces read before this step's spikes.
-
-    Returns the final weight (in place) or the summed bounded changes (grad mode).
-    """
-    steps, batch, n_in = pre.shape
-    n_out = post.shape[2]
-    fx, fy = math.exp(-dt / rule.tau_pre), math.exp(-dt / rule.tau_post)
-    x = [[0.0] * n_in for _ in range(batch)]
-    y = [[0.0] * n_out for _ in range(batch)]
-    w = [[float(w0[j, i]) for i in range(n_in)] for j in range(n_out)]
-    total = [[0.0] * n_in for _ in range(n_out)]
-    lo, hi = rule.w_min, rule.w_max
-    for t in range(steps):
-        x = [[v * fx for v in row] for row in x]
-        y = [[v * fy for v in row] for row in y]
-        for j in range(n_out):
-            for i in range(n_in):
-                potentiation = sum(float(post[t, b, j]) * x[b][i] for b in range(batch))
-                depression = sum(y[b][j] * float(pre[t, b, i]) for b in range(batch))
-                f_plus, f_minus = factors(rule, w[j][i])
-                moved = min(max(w[j][i] + f_plus * potentiation - f_minus * depression, lo), hi)
-                if update == "grad":
-                    total[j][i] += moved - w[j][i]
-                else:
-                    w[j][i] = moved
-        x = [[x[b][i] + float(pre[t, b, i]) for i in range(n_in)] for b in range(batch)]
-        y = [[y[b][j] + float(post[t, b, j]) for j in range(n_out)] for b in range(batch)]
-    return torch.tensor(total if update == "grad" else w, dtype=torch.float64)
+    """All-to-all pair STDP synapse by synapse (tests/reference.py), as a float64 tensor."""
+    return torch.from_numpy(naive_pair_synapses(rule, w0, pre, post, dt=dt, update=update))
 
 
 def trains(batch, density, seed, steps=T):
