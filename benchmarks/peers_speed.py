@@ -608,6 +608,30 @@ def print_run(rows, goals, where):
                   f"{len(g['failing'])} of {g['rows']}"] for g in goals])
 
 
+def machine(script: str, device: torch.device) -> dict:
+    """What every result file records about the run: script, command, date, torch, threads,
+    device and host (shared with roofline.py)."""
+    return {
+        "script": script,
+        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def write_result(result: dict, name: str, device: torch.device, path: Optional[str] = None) -> None:
+    """Write ``result`` as JSON to ``path``, default ``results/<name>_<device tag>.json``."""
+    path = path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                                f"{name}_{device_tag(device)}.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(result, fh, indent=1, default=str)
+    print(f"\nwritten to {path}")
+
+
 def device_tag(device: torch.device) -> str:
     if device.type != "cuda":
         return device.type
@@ -684,13 +708,7 @@ def main(argv=None):
         print_table(["case"] + names, table)
 
     result = {
-        "script": "benchmarks/peers_speed.py",
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
+        **machine("benchmarks/peers_speed.py", device),
         "peers": {name: importlib.metadata.version(name.split()[0].lower()) for name in peers},
         "settings": {"quick": args.quick, "rounds": args.rounds, "runs": args.runs, "tau_pre": TAU_PRE,
                      "tau_post": TAU_POST, "a_plus": A_PLUS, "a_minus": A_MINUS, "w_min": W_MIN, "w_max": W_MAX,
@@ -698,12 +716,7 @@ def main(argv=None):
                      "atol": ATOL, "triplet_amplitude_scale": TRIPLET_SCALE, "tf32": False},
         "runs": runs, "spread_over_runs": spread,
     }
-    path = args.json or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                     f"peers_speed_{device_tag(device)}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as fh:
-        json.dump(result, fh, indent=1, default=str)
-    print(f"\nwritten to {path}")
+    write_result(result, "peers_speed", device, args.json)
 
 
 if __name__ == "__main__":

@@ -50,9 +50,7 @@ against both.
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
-import json
 import os
 import platform
 import statistics
@@ -60,7 +58,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, List, Optional
 
 import torch
 from torch import nn
@@ -70,7 +68,7 @@ from stdpwidgets.core.correlate import full_precision
 from stdpwidgets.core.sparse_linear import SPARSE_MAX_FRACTION
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peers_speed import device_tag, print_table  # noqa: E402 - the sibling benchmark's helpers
+from peers_speed import machine, print_table, sync, write_result  # noqa: E402 - the sibling benchmark's helpers
 
 TAU_PRE, TAU_POST = 4.0, 8.0  # ms, dt = 1 ms (peers_speed.py's rule)
 A_PLUS, A_MINUS = 1e-4, 1.2e-4
@@ -161,11 +159,6 @@ def peaks_of(device: torch.device, args) -> dict:
 
 
 # ----------------------------------------------------------------------------- timing
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timed(fn: Callable[[], object], device, reps: int, inner: int, warmup: int = 3) -> dict:
@@ -454,24 +447,14 @@ def main(argv=None):
     report(rows, goals, copy, peaks, where)
 
     result = {
-        "script": "benchmarks/roofline.py",
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
+        **machine("benchmarks/roofline.py", device),
         "settings": {"quick": args.quick, "reps": args.reps, "inner": inner, "spikes": args.spikes, "pool": POOL,
                      "tau_pre": TAU_PRE, "tau_post": TAU_POST, "a_plus": A_PLUS, "a_minus": A_MINUS,
                      "w_min": W_MIN, "w_max": W_MAX, "dt": DT, "check_steps": CHECK_STEPS, "rtol": RTOL,
                      "atol": ATOL, "tf32": False, "passes": dict(PASSES)},
         "peaks": peaks, "copy_bandwidth": copy, "rows": rows, "goals": goals,
     }
-    path = args.json or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                     f"roofline_{device_tag(device)}.json")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as fh:
-        json.dump(result, fh, indent=1, default=str)
-    print(f"\nwritten to {path}")
+    write_result(result, "roofline", device, args.json)
 
 
 if __name__ == "__main__":
