@@ -25,7 +25,7 @@ from ..plots import Player, PNGRenderer
 from ..plots._figure import add_footer
 from .controls import describe_value, invalid_control, player_values
 
-__all__ = ["Explorer", "ExplorerWithPlayer", "check_device", "torch_threads"]
+__all__ = ["Explorer", "ExplorerWithPlayer", "TrainedSnapshots", "check_device", "torch_threads"]
 
 
 @contextlib.contextmanager
@@ -440,6 +440,32 @@ class Explorer(widgets.VBox):
         if not isinstance(player, Player):
             raise TypeError(f"player must be a Player (from explorer.player(...)), got {type(player).__name__}")
         return ExplorerWithPlayer(self, player)
+
+
+class TrainedSnapshots:
+    """Mixin for an :class:`Explorer` that trains on demand and keeps snapshots of it: a
+    ``self.snapshot`` slider picks ``data["snapshot"]`` among ``len(data["times_ms"])`` of them.
+
+    After a training refresh the slider spans the new snapshots and shows the last; its
+    observer is detached meanwhile, so setting ``max`` and ``value`` does not redraw on the way.
+    """
+
+    def _watch_snapshot(self) -> None:
+        self.snapshot.observe(lambda change: self._show_snapshot(), names="value")
+
+    def refresh(self) -> bool:
+        ok = super().refresh()
+        if ok:
+            self.snapshot.unobserve_all()
+            self.snapshot.max = len(self.data["times_ms"]) - 1
+            self.snapshot.value = self.snapshot.max
+            self._watch_snapshot()
+        return ok
+
+    def _show_snapshot(self) -> None:
+        if self.data:
+            self.data["snapshot"] = int(self.snapshot.value)
+            self.redraw()
 
 
 class ExplorerWithPlayer:

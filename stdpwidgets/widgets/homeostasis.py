@@ -12,13 +12,13 @@ from matplotlib.figure import Figure
 
 from ..plots.homeostasis import homeostasis_figure
 from ..sim.homeostasis import homeostasis_rule, simulate_homeostasis
-from .base import Explorer
+from .base import Explorer, TrainedSnapshots
 from .controls import apply_initial_values, checkbox, float_slider, int_slider, log_slider
 
 __all__ = ["HomeostasisExplorer"]
 
 
-class HomeostasisExplorer(Explorer):
+class HomeostasisExplorer(TrainedSnapshots, Explorer):
     """Integrate-and-fire neurons learning by additive STDP, with an adaptive threshold and weight normalisation to switch on.
 
     Each of ``n_neurons`` neurons has 100 inputs at 10 Hz, the first 20 of them correlated;
@@ -85,7 +85,7 @@ class HomeostasisExplorer(Explorer):
         extra = [widgets.HBox([self.train_button, self.progress, self.snapshot])]
         super().__init__(controls, device=device, extra=extra, auto_update=False)
         self.train_button.on_click(lambda button: self.refresh())
-        self.snapshot.observe(lambda change: self._show_snapshot(), names="value")
+        self._watch_snapshot()
         if train:
             self.refresh()
         else:
@@ -144,20 +144,6 @@ class HomeostasisExplorer(Explorer):
         }
         self.redraw()
         self.show_message("press train to simulate")
-
-    def refresh(self) -> bool:
-        ok = super().refresh()
-        if ok:
-            self.snapshot.unobserve_all()
-            self.snapshot.max = len(self.data["times_ms"]) - 1
-            self.snapshot.value = self.snapshot.max
-            self.snapshot.observe(lambda change: self._show_snapshot(), names="value")
-        return ok
-
-    def _show_snapshot(self) -> None:
-        if self.data:
-            self.data["snapshot"] = int(self.snapshot.value)
-            self.redraw()
 
     def _draw(self, data: Dict[str, Any], figure: Optional[Figure]) -> Figure:
         index = int(data["snapshot"])

@@ -12,13 +12,13 @@ from matplotlib.figure import Figure
 
 from ..plots import weight_matrix_figure
 from ..sim import simulate_poisson_layer
-from .base import Explorer
+from .base import Explorer, TrainedSnapshots
 from .controls import apply_initial_values, float_slider, int_slider, log_slider, rule_controls, rule_from_params
 
 __all__ = ["LayerExplorer"]
 
 
-class LayerExplorer(Explorer):
+class LayerExplorer(TrainedSnapshots, Explorer):
     """A ``Linear`` layer of many synapses learning by STDP: weight matrix and histogram over training.
 
     Press **train** to simulate (a progress bar follows it); the **snapshot** slider then
@@ -71,7 +71,7 @@ class LayerExplorer(Explorer):
         extra = [widgets.HBox([self.train_button, self.progress, self.snapshot])]
         super().__init__(controls, device=device, extra=extra, auto_update=False)
         self.train_button.on_click(lambda button: self.refresh())
-        self.snapshot.observe(lambda change: self._show_snapshot(), names="value")
+        self._watch_snapshot()
         if train:
             self.refresh()
         else:
@@ -120,20 +120,6 @@ class LayerExplorer(Explorer):
         self.data = {"times_ms": np.zeros(1), "weights": w[None], "snapshot": 0, "rule": rule_from_params(params)}
         self.redraw()
         self.show_message("press train to simulate")
-
-    def refresh(self) -> bool:
-        ok = super().refresh()
-        if ok:
-            self.snapshot.unobserve_all()
-            self.snapshot.max = len(self.data["times_ms"]) - 1
-            self.snapshot.value = self.snapshot.max
-            self.snapshot.observe(lambda change: self._show_snapshot(), names="value")
-        return ok
-
-    def _show_snapshot(self) -> None:
-        if self.data:
-            self.data["snapshot"] = int(self.snapshot.value)
-            self.redraw()
 
     def _draw(self, data: Dict[str, Any], figure: Optional[Figure]) -> Figure:
         index = int(data["snapshot"])
