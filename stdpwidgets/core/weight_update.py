@@ -319,7 +319,7 @@ class WeightUpdate:
             return change, trace
         moved = torch.add(weight, trace, alpha=reward, out=self.buffer("old", weight))
         check_finite(all_finite((moved, trace, *also_finite)), what)
-        dw = self.clip_(moved) - weight
+        dw = torch.sub(self.clip_(moved), weight, out=self.output(weight))
         weight.copy_(moved)
         return dw, trace
 
