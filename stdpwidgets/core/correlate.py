@@ -46,12 +46,17 @@ class LayerKind:
         ``out += alpha * correlate(layer, pre, post)`` in place, without a weight-sized
         temporary where the kernel allows it (``addmm_`` for Linear). Default: through
         ``correlate``.
+    overwrite_into : callable(layer, out, pre, post) -> None, optional
+        ``out <- correlate(layer, pre, post)``, written straight into ``out`` (``mm`` with
+        ``out=`` for Linear: no pass to clear it first, no temporary). Default: through
+        ``correlate``.
     """
 
     output_shape: Callable[[nn.Module, Shape], Shape]
     correlate: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
     correlate_steps: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
     accumulate_into: Optional[Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, float], None]] = None
+    overwrite_into: Optional[Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], None]] = None
 
     def accumulate(self, layer: nn.Module, out: torch.Tensor, pre: torch.Tensor, post: torch.Tensor, alpha: float) -> None:
         """``out += alpha * C(pre, post)`` in place (``out`` shaped like the weight)."""
@@ -59,6 +64,13 @@ class LayerKind:
             self.accumulate_into(layer, out, pre, post, alpha)
         else:
             out.add_(self.correlate(layer, pre, post), alpha=alpha)
+
+    def correlate_into(self, layer: nn.Module, out: torch.Tensor, pre: torch.Tensor, post: torch.Tensor) -> None:
+        """``out <- C(pre, post)`` (``out`` shaped like the weight, its old values ignored)."""
+        if self.overwrite_into is not None:
+            self.overwrite_into(layer, out, pre, post)
+        else:
+            out.copy_(self.correlate(layer, pre, post))
 
 
 LAYER_KINDS: Dict[Type[nn.Module], LayerKind] = {}
@@ -81,13 +93,19 @@ def layer_kind_of(layer: nn.Module) -> LayerKind:
     )
 
 
-@contextlib.contextmanager
+_NOTHING_TO_SET = contextlib.nullcontext()  # off CUDA: a reusable no-op (a generator context costs ~4 us a use)
+
+
 def full_precision(tensor: torch.Tensor):
     """Compute in full float32 on CUDA: TF32 (on by default for cuDNN convolutions) would round
     traces to 10 mantissa bits, a relative error of about 1e-3 in every update."""
-    if tensor.device.type != "cuda":
-        yield
-        return
+    if not tensor.is_cuda:
+        return _NOTHING_TO_SET
+    return _tf32_off()
+
+
+@contextlib.contextmanager
+def _tf32_off():
     saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     try:
@@ -127,8 +145,15 @@ def _linear_accumulate(layer: nn.Linear, out: torch.Tensor, pre: torch.Tensor, p
         out.addmm_(post.reshape(rows, layer.out_features).t(), pre.reshape(rows, layer.in_features), alpha=alpha)
 
 
+def _linear_overwrite(layer: nn.Linear, out: torch.Tensor, pre: torch.Tensor, post: torch.Tensor) -> None:
+    rows = pre.shape[:-1].numel()
+    with full_precision(pre):
+        torch.mm(post.reshape(rows, layer.out_features).t(), pre.reshape(rows, layer.in_features), out=out)
+
+
 register_layer_kind(
-    nn.Linear, LayerKind(_linear_output_shape, _linear_correlate, _linear_correlate_steps, _linear_accumulate)
+    nn.Linear,
+    LayerKind(_linear_output_shape, _linear_correlate, _linear_correlate_steps, _linear_accumulate, _linear_overwrite),
 )
 
 # ----------------------------------------------------------------------------- nn.ConvNd

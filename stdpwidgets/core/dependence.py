@@ -77,7 +77,8 @@ class WeightDependence:
         if self.name == "custom":
             return False
         if self.name in ("multiplicative", "gutig"):
-            room_up = torch.sub(w, w_max, out=scratch).neg_().clamp_min_(0.0)  # w_max - w, exactly
+            # max(w_max - w, 0) in two passes: w_max - min(w, w_max) is exactly that
+            room_up = torch.sub(torch.tensor(w_max, dtype=w.dtype), torch.clamp(w, max=w_max, out=scratch), out=scratch)
             potentiation.mul_(room_up.pow_(self.mu) if self.name == "gutig" else room_up)
         if self.name != "additive":
             room_down = torch.sub(w, w_min, out=scratch).clamp_min_(0.0)

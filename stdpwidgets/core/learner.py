@@ -8,7 +8,7 @@ import operator
 import os
 import pickle
 import warnings
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -19,7 +19,7 @@ from .correlate import LayerKind, layer_kind_of
 from .rule import Rule, _check_real
 from .traces import add_spikes, decay_factor
 from .eligibility import Eligibility, check_eligibility_tau, check_reward
-from .weight_update import WeightUpdate, reusable
+from .weight_update import NOT_FINITE, WeightUpdate, reusable
 
 __all__ = ["STDPLearner", "STDPHistory", "REDUCTIONS", "UPDATES"]
 
@@ -404,20 +404,27 @@ class STDPLearner:
         missing = "pre" if pre is None else "post"
         raise TypeError(f"step() got no {missing} spikes: pass both pre and post, or neither after attach()")
 
-    def _note_post_spikes(self, any_post: torch.Tensor) -> None:
+    def _note_post_spikes(self, any_post: Union[bool, torch.Tensor]) -> None:
         """Track postsynaptic silence; warn once when it lasts long (nothing then potentiates).
 
-        ``any_post``: bool per step just taken. Read back in batches on GPUs (one host sync per
-        many steps), at once on the CPU.
+        ``any_post``: a bool tensor, one entry per step just taken, read back in batches on GPUs
+        (one host sync per many steps), at once on the CPU; or, for the one step just taken,
+        a Python bool already known on the host.
         """
-        self._pending_post.append((self.steps, any_post))
-        if any_post.device.type != "cpu" and len(self._pending_post) < 128:
-            return
-        for end, mask in self._pending_post:
-            spiked = mask.nonzero()
-            if spiked.numel():
-                self._last_post = end - mask.shape[0] + int(spiked[-1]) + 1
-        self._pending_post = []
+        if isinstance(any_post, bool) and not self._pending_post:
+            if any_post:
+                self._last_post = self.steps
+        else:
+            if isinstance(any_post, bool):
+                any_post = torch.tensor([any_post])
+            self._pending_post.append((self.steps, any_post))
+            if any_post.device.type != "cpu" and len(self._pending_post) < 128:
+                return
+            for end, mask in self._pending_post:
+                spiked = mask.nonzero()
+                if spiked.numel():
+                    self._last_post = end - mask.shape[0] + int(spiked[-1]) + 1
+            self._pending_post = []
         silent = self.steps - self._last_post
         if self._warned_silent or silent < SILENT_POST_STEPS or silent * self.dt < SILENT_POST_MS:
             return
@@ -841,6 +848,9 @@ class STDPLearner:
         # host from the spikes' maxima, shows they cannot; only when it is too large to show it
         # are the traces checked with the update (one more pass over them).
         bounds = self._next_trace_bounds()
+        read_max = max((bounds[name] if late else self._trace_bound.get(name, 0.0) * self._factors[name]
+                        for name, late in self._read_after_spikes), default=0.0)
+        self._refuse_overflowing_products(max(pre.numel(), post.numel()), read_max)
         safe = max(bounds.values(), default=0.0) < torch.finfo(weight.dtype).max / 16
         batch = self._update.batch_total(pre.shape[0])
         also_finite = () if safe else tuple(after.values())
@@ -854,11 +864,23 @@ class STDPLearner:
             # the dict itself may be held elsewhere, e.g. a recorded history)
         self._traces, self._trace_bound = after, bounds
         self.steps += 1
-        if self._post_any is None:  # bool spikes: one scan (no host sync on a GPU)
+        if self._post_any is not None:  # count spikes: known from their checks
+            self._note_post_spikes(self._post_any)
+        elif post.device.type == "cpu":  # bool spikes: one scan (a host read is free on a CPU)
+            self._note_post_spikes(bool(post.any()))
+        else:  # read back in batches: no host sync per step on a GPU
             self._note_post_spikes(event_run._spiking(post.unsqueeze(0)))
-        else:  # count spikes: known from their checks
-            self._note_post_spikes(torch.tensor([self._post_any]))
         return dw
+
+    def _refuse_overflowing_products(self, count: int, trace_max: float) -> None:
+        """Refuse, before anything changes, spikes so large that a correlation's products and
+        sums (at most ``count`` spikes times the traces it reads, up to ``trace_max``) could
+        leave the weight's dtype: whether they do depends on the order in which the machine's
+        kernel multiplies and scales them (one GEMM overflows where another applies the
+        amplitude first), so the step would succeed on one machine and fail on another."""
+        spike_max = max(self._spike_max.values(), default=1.0)
+        if count * trace_max * spike_max >= torch.finfo(self.layer.weight.dtype).max:
+            raise ValueError(NOT_FINITE.format(what="weight update of this step"))
 
     def _next_trace_bounds(self) -> Dict[str, float]:
         """Upper bounds on every trace after this step's spikes (``_spike_max`` from the
@@ -914,6 +936,11 @@ class STDPLearner:
             self._check_history_fits(steps, pre_seq.shape[1:], post_seq.shape[1:])
         if rewards is not None:
             return self._run_with_rewards(pre_seq, post_seq, rewards, record)
+        if steps:  # every trace stays below its bound now plus all the run's spikes (a bound
+            # looser than step()'s, which knows each step's own spikes)
+            self._refuse_overflowing_products(
+                max(pre_seq[0].numel(), post_seq[0].numel()),
+                max(self._trace_bound.values(), default=0.0) + max(self._spike_max.values()))
         try:
             with torch.no_grad():
                 result, w_end, end = event_run.run_events(self, pre_seq, post_seq, record)

@@ -35,6 +35,8 @@ NOT_FINITE = (
 
 Terms = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
+SPARSE_PROBE_MAX_GAP = 15  # dense steps in a row, at most, that are not asked if they are sparse
+
 
 # references a tensor's storage has from the tensor alone (the probe's own storage object included)
 _STORAGE_USE = getattr(torch._C, "_storage_Use_Count", None)
@@ -108,6 +110,12 @@ class WeightUpdate:
         self._buffers: Dict[str, torch.Tensor] = {}  # weight-sized work buffers, reused step after step
         self._handed_out: Dict[str, torch.Tensor] = {}  # "dw": the last dw handed out
         self._dirty: Optional[Tuple[torch.Tensor, torch.Tensor]] = None  # its nonzero rows/cols
+        # Asking whether a step is sparse costs ~40 us (scans of its spikes and a host read):
+        # after the answer "dense" the next steps are not asked, 1, 2, 4 ... up to
+        # SPARSE_PROBE_MAX_GAP of them, until a step is sparse again. Either path gives the same
+        # result; this only decides how often the cheaper one is looked for.
+        self._sparse_gap = 0  # steps not to ask before the next probe
+        self._sparse_skip = 0  # steps left to skip
 
     layer = property(lambda self: self._learner.layer)
     kind = property(lambda self: self._learner._kind)
@@ -172,8 +180,8 @@ class WeightUpdate:
         """``(P, D)`` written into ``p_out`` and ``d_out``: the two batch-summed correlations
         (averaged for ``"mean"``, summed over the ranks when distributed)."""
         p_pre, p_post, d_pre, d_post = terms
-        self.kind.accumulate(self.layer, p_out.zero_(), p_pre, p_post, 1.0)
-        self.kind.accumulate(self.layer, d_out.zero_(), d_pre, d_post, 1.0)
+        self.kind.correlate_into(self.layer, p_out, p_pre, p_post)
+        self.kind.correlate_into(self.layer, d_out, d_pre, d_post)
         if self.group is not None:
             from .distributed import all_reduce_sum
 
@@ -275,9 +283,15 @@ class WeightUpdate:
         """
         what = "weight update of this step"
         if self.sparse_capable:
-            dw = self.sparse_step(weight, terms, batch, also_finite)
-            if dw is not None:
-                return dw
+            if self._sparse_skip:
+                self._sparse_skip -= 1
+            else:
+                dw = self.sparse_step(weight, terms, batch, also_finite)
+                if dw is not None:
+                    self._sparse_gap = 0
+                    return dw
+                self._sparse_skip = self._sparse_gap
+                self._sparse_gap = min(2 * self._sparse_gap + 1, SPARSE_PROBE_MAX_GAP)
         if self.update == "grad":
             # the weight stays put; the change is the one the in-place mode would make
             if not self.rule.bounded:
@@ -290,8 +304,10 @@ class WeightUpdate:
                 dw = torch.sub(self.clip_(moved), weight, out=self.output(weight))
             self.add_to_grad(dw)
             return dw
-        # in place: change the weight itself, keep a copy to restore if the result is not finite
-        old = self.buffer("old", weight).copy_(weight)
+        # in place: change the weight itself. Its old values go into the dw to hand out, which
+        # restores the weight if the result is not finite and then becomes new - old in place
+        # (two weight-sized tensors in the step, not three: they stay in the CPU's cache)
+        old = self.output(weight).copy_(weight)
         try:
             self.add_raw_(weight, terms, batch, w=old)
             check_finite(all_finite((weight, *also_finite)), what)
@@ -301,7 +317,7 @@ class WeightUpdate:
         # the weight becomes exactly clip(w + raw), as in run(): w + (clip(w + raw) - w) could
         # round to one ulp inside a bound, where a Guetig factor is far from zero
         self.clip_(weight)
-        return torch.sub(weight, old, out=self.output(weight))
+        return torch.sub(weight, old, out=old)
 
     def reward_step(self, weight, terms, batch, also_finite, eligibility, reward: float):
         """One step of reward-modulated STDP: ``(applied change, new eligibility trace)``.
