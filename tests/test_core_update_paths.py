@@ -224,6 +224,63 @@ def test_the_sparse_step_leaves_weights_outside_the_bounds_to_the_dense_step():
     assert float(learner.layer.weight.detach()[5, 50]) == 1.0 and float(dw[5, 50]) == pytest.approx(-0.7)
 
 
+def test_a_weight_changed_between_sparse_steps_is_scanned_again(monkeypatch):
+    """The sparse path skips its scan of the weight's bounds while the weight's version counter
+    says nothing changed it since the last step; a change through torch (here out of the
+    bounds and NaN) is seen at the next step."""
+    scans = Spy(monkeypatch, sparse_linear, "extremes")
+    learner = learner_for(ADDITIVE, n_in=100, n_out=80)
+    pre, post = torch.zeros(1, 100, dtype=torch.bool), torch.zeros(1, 80, dtype=torch.bool)
+    pre[0, 0] = True
+    for _ in range(3):
+        learner.step(pre, post)
+    assert scans.calls == 1  # the first step only
+    with torch.no_grad():
+        learner.layer.weight[5, 50] = 1.7
+    dw = learner.step(pre, post)
+    assert scans.calls == 2
+    assert float(learner.layer.weight.detach()[5, 50]) == 1.0 and float(dw[5, 50]) == pytest.approx(-0.7)
+    learner.step(pre, post)
+    with torch.no_grad():
+        learner.layer.weight[6, 60] = math.nan
+    before = learner.layer.weight.detach().clone()
+    with pytest.raises(ValueError, match="not finite"):
+        learner.step(pre, post)
+    assert torch.equal(learner.layer.weight.detach().nan_to_num(), before.nan_to_num())
+
+
+def test_sparse_steps_after_dense_ones_find_the_sparse_path_again(monkeypatch):
+    """After dense steps the sparse path is not looked for at every step (1, 3, 7, 15 steps
+    skipped); steps stay equal to the dense path's whichever path serves them, and a sparse
+    stretch is served sparsely again within 16 steps."""
+    spy = Spy(monkeypatch, sparse_linear, "sparse_change")
+    learner, reference = learner_for(ADDITIVE, n_in=400, n_out=300), learner_for(ADDITIVE, n_in=400, n_out=300)
+    g = torch.Generator().manual_seed(3)
+    busy = [(torch.rand(4, 400, generator=g) < 0.3, torch.rand(4, 300, generator=g) < 0.3) for _ in range(40)]
+    for pre, post in busy:
+        learner.step(pre, post)
+    with monkeypatch.context() as m:
+        m.setattr(sparse_linear, "SPARSE_MAX_FRACTION", -1.0)  # the reference: dense throughout
+        for pre, post in busy:
+            reference.step(pre, post)
+    assert spy.calls == 0
+    quiet_pre, quiet_post = torch.zeros(1, 400, dtype=torch.bool), torch.zeros(1, 300, dtype=torch.bool)
+    quiet_pre[0, 3], quiet_post[0, 7] = True, True
+    learner.reset(), reference.reset()
+    served = []
+    for t in range(20):
+        before = spy.calls
+        got = learner.step(quiet_pre, quiet_post)
+        served.append(spy.calls > before)
+        with monkeypatch.context() as m:
+            m.setattr(sparse_linear, "SPARSE_MAX_FRACTION", -1.0)
+            expected = reference.step(quiet_pre, quiet_post)
+        torch.testing.assert_close(got, expected, atol=1e-15, rtol=0)
+    torch.testing.assert_close(result_of(learner), result_of(reference), atol=1e-15, rtol=0)
+    first = served.index(True)
+    assert first <= 15 and all(served[first:])
+
+
 def test_nan_in_an_untouched_weight_still_raises_and_changes_nothing():
     learner = learner_for(ADDITIVE, n_in=100, n_out=80)
     with torch.no_grad():

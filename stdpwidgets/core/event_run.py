@@ -235,7 +235,7 @@ class _SparseState:
         self.forced = path is UpdatePath.SPARSE
         self.allowed = update.sparse_capable and path in (UpdatePath.SEQUENTIAL, UpdatePath.SPARSE)
         if self.allowed:
-            self.allowed = bool(sparse_linear.weight_ready(learner.rule, w))
+            self.allowed = sparse_linear.weight_ready(learner.rule, w)
         if self.forced and not self.allowed:
             raise ValueError("UpdatePath.SPARSE needs an nn.Linear learner whose weight is within its bounds")
 

@@ -805,7 +805,7 @@ class STDPLearner:
         Notes
         -----
         On ``nn.Linear``, a step whose spikes touch few weight rows and columns (at most
-        2 % of the weights: batch 1, very sparse spikes) updates only those
+        5 % of the weights: batch 1, sparse spikes) updates only those
         (:mod:`~stdpwidgets.core.sparse_linear`), with the same result.
         """
         reward = self._reward_of(reward, "reward")

@@ -109,13 +109,15 @@ class WeightUpdate:
         self._learner = learner
         self._buffers: Dict[str, torch.Tensor] = {}  # weight-sized work buffers, reused step after step
         self._handed_out: Dict[str, torch.Tensor] = {}  # "dw": the last dw handed out
-        self._dirty: Optional[Tuple[torch.Tensor, torch.Tensor]] = None  # its nonzero rows/cols
         # Asking whether a step is sparse costs ~40 us (scans of its spikes and a host read):
         # after the answer "dense" the next steps are not asked, 1, 2, 4 ... up to
         # SPARSE_PROBE_MAX_GAP of them, until a step is sparse again. Either path gives the same
         # result; this only decides how often the cheaper one is looked for.
         self._sparse_gap = 0  # steps not to ask before the next probe
         self._sparse_skip = 0  # steps left to skip
+        # (weight version, address, bounds) when this update last left the weight finite and
+        # within the bounds: a weight not changed since (its version counter tells) needs no scan
+        self._ready_as: Optional[tuple] = None
 
     layer = property(lambda self: self._learner.layer)
     kind = property(lambda self: self._learner._kind)
@@ -137,27 +139,14 @@ class WeightUpdate:
             buf = self._buffers[name] = torch.empty(like.shape, dtype=dtype, device=like.device)
         return buf
 
-    def output(self, weight: torch.Tensor, zeroed: bool = False) -> torch.Tensor:
-        """A weight-shaped tensor to hand out as a step's ``dw``: on a CPU the one handed out
-        last time, when nothing else refers to it any more (its memory is warm), else a new one.
-
-        ``zeroed``: all zeros. A recycled tensor that a sparse step filled needs only its
-        touched rows and columns cleared (:meth:`mark_sparse`), not all of it."""
-        previous = id(self._handed_out.get("dw"))  # an id holds no reference (reusable() counts them)
-        dirty, self._dirty = self._dirty, None
+    def output(self, weight: torch.Tensor) -> torch.Tensor:
+        """A weight-shaped tensor (values undefined) to hand out as a step's ``dw``: on a CPU the
+        one handed out last time, when nothing else refers to it any more (its memory is warm),
+        else a new one."""
         out = reusable(self._handed_out, "dw", weight)
         if out.device.type == "cpu":
             self._handed_out["dw"] = out
-        if zeroed:
-            if id(out) == previous and dirty is not None:
-                out.index_fill_(0, dirty[0], 0.0).index_fill_(1, dirty[1], 0.0)
-            else:
-                out.zero_()
         return out
-
-    def mark_sparse(self, rows: torch.Tensor, cols: torch.Tensor) -> None:
-        """The dw just handed out is zero outside these rows and columns."""
-        self._dirty = (rows, cols)
 
     def batch_total(self, batch: int) -> int:
         """Samples the update is averaged over: this process's batch, or the global one (one
@@ -249,28 +238,36 @@ class WeightUpdate:
         """One step through the sparse path, or None (nothing changed) when it does not pay or
         the weight is not within its bounds (then only the dense path clips it right)."""
         hit = sparse_linear.touched(self.layer, terms)
-        if hit is None:
+        if hit is None or weight.numel() == 0:
             return None
         rows, cols = hit
         new_rows, new_cols, old_rows, old_cols = sparse_linear.sparse_change(self, weight, terms, batch, rows, cols)
         checked = (new_rows, new_cols, *also_finite)
-        total = torch.stack([t.sum() for t in checked]).sum()
-        ready = sparse_linear.weight_ready(self.rule, weight)
-        is_ready, finite_sum = torch.stack([ready.to(total.dtype), total]).tolist()  # one host sync
-        if not is_ready:
-            return None
-        if not math.isfinite(finite_sum):
+        sums = torch.stack([t.sum() for t in checked])
+        if self._ready_as == self._readiness_key(weight):
+            sums = sums.tolist()
+        else:  # the weight's extremes and the finiteness sums, read back together (one host sync)
+            low, high, *sums = torch.cat([sparse_linear.extremes(weight), sums]).tolist()
+            if not sparse_linear.within_bounds(self.rule, low, high):
+                return None
+        if not math.isfinite(math.fsum(sums)):
             check_finite(all(bool(torch.isfinite(t).all()) for t in checked), "weight update of this step")
         self.clip_(new_rows)
         self.clip_(new_cols)
         dw = sparse_linear.dense_change(weight, rows, cols, new_rows, new_cols, old_rows, old_cols,
-                                        out=self.output(weight, zeroed=True))
-        self.mark_sparse(rows, cols)
+                                        out=self.output(weight).zero_())
         if self.update == "grad":
             self.add_to_grad(dw)
         else:
             sparse_linear.write_(weight, rows, cols, new_rows, new_cols)
+        self._ready_as = self._readiness_key(weight)
         return dw
+
+    def _readiness_key(self, weight: torch.Tensor) -> tuple:
+        """What must not change for the weight to be known finite and within the bounds still:
+        its version counter (every in-place change through torch counts; writes through
+        ``.data`` or a NumPy view do not, and are not seen), its memory and the rule's bounds."""
+        return weight._version, weight.data_ptr(), self.rule.w_min, self.rule.w_max
 
     # ------------------------------------------------------------------ one step
 
@@ -317,6 +314,7 @@ class WeightUpdate:
         # the weight becomes exactly clip(w + raw), as in run(): w + (clip(w + raw) - w) could
         # round to one ulp inside a bound, where a Guetig factor is far from zero
         self.clip_(weight)
+        self._ready_as = self._readiness_key(weight)  # finite (checked) and clipped
         return torch.sub(weight, old, out=old)
 
     def reward_step(self, weight, terms, batch, also_finite, eligibility, reward: float):
