@@ -85,6 +85,35 @@ class WeightDependence:
             depression.mul_(room_down.pow_(self.mu) if self.name == "gutig" else room_down)
         return True
 
+    def add_scaled_(self, work: torch.Tensor, w: torch.Tensor, w_min: float, w_max: float,
+                    a_plus: float, a_minus: float, potentiation: torch.Tensor, depression: torch.Tensor,
+                    scratch: torch.Tensor, scratch_down: torch.Tensor) -> bool:
+        """``work += a+ f_plus(w) potentiation - a- f_minus(w) depression`` in place, each term
+        one ``addcmul_`` (no weight-sized temporary, two passes fewer than scaling
+        ``potentiation`` and ``depression`` first), the factors evaluated in ``scratch`` and
+        ``scratch_down`` (weight-shaped, overwritten; the same tensor is fine when ``w`` is not
+        ``work``). ``potentiation`` and ``depression`` are left as they were. Returns False
+        (nothing done) for a custom dependence."""
+        if self.name == "custom":
+            return False
+
+        def room_down():  # max(w - w_min, 0) ** mu
+            room = torch.sub(w, w_min, out=scratch_down).clamp_min_(0.0)
+            return room.pow_(self.mu) if self.name == "gutig" else room
+
+        early = room_down() if self.name != "additive" and w is work else None  # before w changes
+        if self.name in ("multiplicative", "gutig"):
+            # max(w_max - w, 0) in two passes: w_max - min(w, w_max) is exactly that
+            room_up = torch.sub(torch.tensor(w_max, dtype=w.dtype), torch.clamp(w, max=w_max, out=scratch), out=scratch)
+            work.addcmul_(potentiation, room_up.pow_(self.mu) if self.name == "gutig" else room_up, value=a_plus)
+        else:
+            work.add_(potentiation, alpha=a_plus)
+        if self.name == "additive":
+            work.sub_(depression, alpha=a_minus)
+        else:
+            work.addcmul_(depression, early if early is not None else room_down(), value=-a_minus)
+        return True
+
 
 DEPENDENCE_NAMES = ("additive", "multiplicative", "gutig", "van-rossum")
 

@@ -212,7 +212,12 @@ class WeightUpdate:
         if self._accumulates:
             self._accumulate_(work, terms, batch)
             return
-        work.add_(self.raw_into(self.buffer("raw", work), work if w is None else w, terms, batch))
+        potentiation, depression = self.correlations_into(terms, batch, self.buffer("raw", work),
+                                                          self.buffer("depression", work))
+        scratch = self.buffer("factor", work)
+        # the depression factor of work itself must be taken before work changes: a buffer of its own
+        scratch_down = self.buffer("factor down", work) if w is None or w is work else scratch
+        self.rule.add_weighted_change_(work, work if w is None else w, potentiation, depression, scratch, scratch_down)
 
     def clip_(self, w: torch.Tensor) -> torch.Tensor:
         """Clip ``w`` to the rule's bounds in place (nothing to do when unbounded)."""
@@ -295,8 +300,9 @@ class WeightUpdate:
                 dw = self.raw_into(self.output(weight), weight, terms, batch)
                 check_finite(all_finite((dw, weight, *also_finite)), what)
             else:
-                raw = self.raw_into(self.buffer("raw", weight), weight, terms, batch)
-                moved = torch.add(weight, raw, out=self.buffer("old", weight))
+                # w + raw, made as run() makes it: the weight copied, the change added to the copy
+                moved = self.buffer("old", weight).copy_(weight)
+                self.add_raw_(moved, terms, batch, w=weight)
                 check_finite(all_finite((moved, *also_finite)), what)
                 dw = torch.sub(self.clip_(moved), weight, out=self.output(weight))
             self.add_to_grad(dw)
