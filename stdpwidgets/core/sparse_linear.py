@@ -125,12 +125,18 @@ def sparse_change(update, w: torch.Tensor, terms, batch: int, rows: torch.Tensor
     return new_rows, new_cols, w_rows, w_cols
 
 
+def _in_columns(cols: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """``cols`` repeated for every row (a stride-0 view): the index of a scatter along dim 1,
+    which on a CPU writes columns about twice as fast as ``index_copy_`` / ``index_add_``."""
+    return cols.expand(n_rows, cols.numel())
+
+
 def dense_change(w: torch.Tensor, rows, cols, new_rows, new_cols, old_rows, old_cols,
                  out: Optional[torch.Tensor] = None) -> torch.Tensor:
     """The change ``new - old`` as a dense tensor shaped like ``w`` (zero outside the touched
     rows and columns; rows win where both cross), written into ``out`` (all zeros) if given."""
     dw = torch.zeros_like(w) if out is None else out
-    dw.index_copy_(1, cols, new_cols - old_cols)
+    dw.scatter_(1, _in_columns(cols, dw.shape[0]), new_cols - old_cols)
     dw.index_copy_(0, rows, new_rows - old_rows)
     return dw
 
@@ -139,11 +145,11 @@ def add_change_(total: torch.Tensor, rows, cols, new_rows, new_cols, old_rows, o
     """``total += new - old`` on the touched entries only (each crossing counted once)."""
     change_cols = new_cols - old_cols
     change_cols.index_fill_(0, rows, 0.0)  # these entries come with the rows
-    total.index_add_(1, cols, change_cols)
+    total.scatter_add_(1, _in_columns(cols, total.shape[0]), change_cols)
     total.index_add_(0, rows, new_rows - old_rows)
 
 
 def write_(w: torch.Tensor, rows, cols, new_rows, new_cols) -> None:
     """Write the new rows and columns into ``w`` in place (rows last: they win where both cross)."""
-    w.index_copy_(1, cols, new_cols)
+    w.scatter_(1, _in_columns(cols, w.shape[0]), new_cols)
     w.index_copy_(0, rows, new_rows)
