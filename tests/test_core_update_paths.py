@@ -416,3 +416,30 @@ def test_a_recycled_dw_is_cleared_where_the_last_sparse_step_wrote(monkeypatch):
         got = sparse.step(pre[t], post[t])
         torch.testing.assert_close(got, expected, atol=1e-15, rtol=0)
         del got, expected  # nothing refers to them: their memory is reused
+
+
+@pytest.mark.parametrize("update", ["in-place", "grad"])
+@pytest.mark.parametrize("dependence", ["multiplicative", "gutig", "van-rossum"])
+def test_factors_of_a_weight_known_within_its_bounds_equal_the_clamped_factors(monkeypatch, dependence, update):
+    """A weight this learner left within its bounds, unchanged since (its version counter), gets
+    its soft-bound factors without the clamps at zero, in fewer passes: the steps must be bit
+    for bit those of a learner made to clamp them (every other call below is told it cannot
+    know)."""
+    rule = STDPRule(16.8, 33.7, 0.05, 0.06, weight_dependence=dependence, mu=0.3, w_min=0.0, w_max=1.0)
+    known, clamped = learner_for(rule, update, seed=4), learner_for(rule, update, seed=4)
+    pre, post = trains(3, 0.3, seed=11)
+    seen = []
+    original = type(rule).add_weighted_change_
+
+    def spy(self, work, w, potentiation, depression, scratch, scratch_down, inside=False):
+        seen.append(inside)
+        told = inside if len(seen) % 2 else False  # calls alternate: known, then clamped
+        return original(self, work, w, potentiation, depression, scratch, scratch_down, told)
+
+    monkeypatch.setattr(type(rule), "add_weighted_change_", spy)
+    for t in range(T):
+        assert torch.equal(known.step(pre[t], post[t]), clamped.step(pre[t], post[t]))
+    assert torch.equal(result_of(known), result_of(clamped))
+    # known from the second step on (grad mode: from the first, by one scan of the weight,
+    # which stays put)
+    assert seen[0::2] == [update == "grad"] + [True] * (T - 1)

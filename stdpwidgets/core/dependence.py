@@ -87,24 +87,33 @@ class WeightDependence:
 
     def add_scaled_(self, work: torch.Tensor, w: torch.Tensor, w_min: float, w_max: float,
                     a_plus: float, a_minus: float, potentiation: torch.Tensor, depression: torch.Tensor,
-                    scratch: torch.Tensor, scratch_down: torch.Tensor) -> bool:
+                    scratch: torch.Tensor, scratch_down: torch.Tensor, inside: bool = False) -> bool:
         """``work += a+ f_plus(w) potentiation - a- f_minus(w) depression`` in place, each term
         one ``addcmul_`` (no weight-sized temporary, two passes fewer than scaling
         ``potentiation`` and ``depression`` first), the factors evaluated in ``scratch`` and
         ``scratch_down`` (weight-shaped, overwritten; the same tensor is fine when ``w`` is not
         ``work``). ``potentiation`` and ``depression`` are left as they were. Returns False
-        (nothing done) for a custom dependence."""
+        (nothing done) for a custom dependence.
+
+        ``inside``: the caller knows ``w`` lies within ``[w_min, w_max]``, so the distances to
+        the bounds need no clamp at zero (the same values, fewer passes; with ``w_min = 0`` the
+        distance down is ``w`` itself)."""
         if self.name == "custom":
             return False
 
         def room_down():  # max(w - w_min, 0) ** mu
-            room = torch.sub(w, w_min, out=scratch_down).clamp_min_(0.0)
+            if inside and w_min == 0.0 and self.name != "gutig" and w is not work:
+                return w  # w - 0, exactly
+            room = torch.sub(w, w_min, out=scratch_down)
+            if not inside:
+                room.clamp_min_(0.0)
             return room.pow_(self.mu) if self.name == "gutig" else room
 
         early = room_down() if self.name != "additive" and w is work else None  # before w changes
         if self.name in ("multiplicative", "gutig"):
-            # max(w_max - w, 0) in two passes: w_max - min(w, w_max) is exactly that
-            room_up = torch.sub(torch.tensor(w_max, dtype=w.dtype), torch.clamp(w, max=w_max, out=scratch), out=scratch)
+            # max(w_max - w, 0): w_max - min(w, w_max) is exactly that (w_max - w when inside)
+            nearer = w if inside else torch.clamp(w, max=w_max, out=scratch)
+            room_up = torch.sub(torch.tensor(w_max, dtype=w.dtype), nearer, out=scratch)
             work.addcmul_(potentiation, room_up.pow_(self.mu) if self.name == "gutig" else room_up, value=a_plus)
         else:
             work.add_(potentiation, alpha=a_plus)

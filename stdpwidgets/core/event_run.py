@@ -230,16 +230,18 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
 
 
 class _SparseState:
-    """Whether the sparse path may serve events: the learner allows it, and the weights it does
-    not touch are finite and within the bounds (true after any clipped event; checked once at
-    the start, with one host sync)."""
+    """Whether the working weight is known finite and within the bounds (``inside``: true after
+    any clipped event; checked once at the start, with one host sync, where it matters), and so
+    whether the sparse path may serve events (``allowed``: the learner allows it and the
+    weights it does not touch need no clip); ``inside`` also spares a weight-dependent rule the
+    clamps of its factors."""
 
     def __init__(self, learner, w: torch.Tensor, path: UpdatePath):
-        update = learner._update
+        update, rule = learner._update, learner.rule
         self.forced = path is UpdatePath.SPARSE
-        self.allowed = update.sparse_capable and path in (UpdatePath.SEQUENTIAL, UpdatePath.SPARSE)
-        if self.allowed:
-            self.allowed = sparse_linear.weight_ready(learner.rule, w)
+        allowed = update.sparse_capable and path in (UpdatePath.SEQUENTIAL, UpdatePath.SPARSE)
+        self.inside = (allowed or not rule.weight_independent) and sparse_linear.weight_ready(rule, w)
+        self.allowed = allowed and self.inside
         if self.forced and not self.allowed:
             raise ValueError("UpdatePath.SPARSE needs an nn.Linear learner whose weight is within its bounds")
 
@@ -304,12 +306,13 @@ def _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse
             else:
                 sparse_linear.add_change_(total, rows, cols, new_rows, new_cols, old_rows, old_cols)
         elif in_place:
-            update.add_raw_(w, terms_k, batch)
+            update.add_raw_(w, terms_k, batch, inside=sparse.inside)
             checksum = checksum + w.sum()  # before the clip, which would hide an inf
             update.clip_(w)
+            sparse.inside = sparse.inside or learner.rule.bounded  # clipped (a NaN fails the checksum)
         else:  # grad mode with bounds: each event's bounded change from the fixed weight
             work.copy_(w)
-            update.add_raw_(work, terms_k, batch, w=w)
+            update.add_raw_(work, terms_k, batch, w=w, inside=sparse.inside)
             checksum = checksum + work.sum()
             total.add_(update.clip_(work).sub_(w))
         if record:

@@ -247,15 +247,17 @@ class Rule(abc.ABC):
         return potentiation.mul_(f_plus).sub_(depression.mul_(f_minus))
 
     def add_weighted_change_(self, work: torch.Tensor, w: torch.Tensor, potentiation: torch.Tensor,
-                             depression: torch.Tensor, scratch: torch.Tensor, scratch_down: torch.Tensor) -> None:
+                             depression: torch.Tensor, scratch: torch.Tensor, scratch_down: torch.Tensor,
+                             inside: bool = False) -> None:
         """``work += F+(w) * potentiation - F-(w) * depression`` in place: the change of
         :meth:`weighted_change` added to ``work`` (which may be ``w`` itself: the factors are
         taken from ``w`` before it changes). ``scratch`` and ``scratch_down`` are weight-shaped
         buffers (overwritten; one tensor may serve both when ``w`` is not ``work``); a built-in
-        dependence needs no other weight-sized tensor."""
+        dependence needs no other weight-sized tensor. ``inside``: ``w`` is known to lie within
+        the bounds (fewer passes, the same result)."""
         a_plus, a_minus = self.amplitude_scale
         if not self.dependence.add_scaled_(work, w, self.w_min, self.w_max, a_plus, a_minus,
-                                           potentiation, depression, scratch, scratch_down):
+                                           potentiation, depression, scratch, scratch_down, inside):
             work.add_(self.weighted_change(w if w is not work else w.clone(), potentiation, depression))
 
     def clip(self, w: torch.Tensor) -> torch.Tensor:

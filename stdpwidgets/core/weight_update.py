@@ -207,8 +207,10 @@ class WeightUpdate:
         """The unclipped change ``F+(w) P - F-(w) D`` as a new tensor."""
         return self.raw_into(torch.empty_like(w, memory_format=torch.contiguous_format), w, terms, batch)
 
-    def add_raw_(self, work: torch.Tensor, terms: Terms, batch: int, w: Optional[torch.Tensor] = None) -> None:
-        """``work += raw``, the change computed at weight ``w`` (default ``work`` itself)."""
+    def add_raw_(self, work: torch.Tensor, terms: Terms, batch: int, w: Optional[torch.Tensor] = None,
+                 inside: bool = False) -> None:
+        """``work += raw``, the change computed at weight ``w`` (default ``work`` itself);
+        ``inside``: ``w`` is known to lie within the rule's bounds (fewer passes)."""
         if self._accumulates:
             self._accumulate_(work, terms, batch)
             return
@@ -217,7 +219,8 @@ class WeightUpdate:
         scratch = self.buffer("factor", work)
         # the depression factor of work itself must be taken before work changes: a buffer of its own
         scratch_down = self.buffer("factor down", work) if w is None or w is work else scratch
-        self.rule.add_weighted_change_(work, work if w is None else w, potentiation, depression, scratch, scratch_down)
+        self.rule.add_weighted_change_(work, work if w is None else w, potentiation, depression, scratch, scratch_down,
+                                       inside)
 
     def clip_(self, w: torch.Tensor) -> torch.Tensor:
         """Clip ``w`` to the rule's bounds in place (nothing to do when unbounded)."""
@@ -284,6 +287,7 @@ class WeightUpdate:
         Raises ``ValueError`` with nothing changed when the update is not finite.
         """
         what = "weight update of this step"
+        inside = self._ready_as == self._readiness_key(weight)  # unchanged since left within bounds
         if self.sparse_capable:
             if self._sparse_skip:
                 self._sparse_skip -= 1
@@ -300,9 +304,15 @@ class WeightUpdate:
                 dw = self.raw_into(self.output(weight), weight, terms, batch)
                 check_finite(all_finite((dw, weight, *also_finite)), what)
             else:
+                if not inside and not self.rule.weight_independent and weight.numel():
+                    # the weight stays put in grad mode: learn once that it lies within the
+                    # bounds, and the steps after this one skip the clamps of their factors
+                    inside = sparse_linear.within_bounds(self.rule, *sparse_linear.extremes(weight).tolist())
+                    if inside:
+                        self._ready_as = self._readiness_key(weight)
                 # w + raw, made as run() makes it: the weight copied, the change added to the copy
                 moved = self.buffer("old", weight).copy_(weight)
-                self.add_raw_(moved, terms, batch, w=weight)
+                self.add_raw_(moved, terms, batch, w=weight, inside=inside)
                 check_finite(all_finite((moved, *also_finite)), what)
                 dw = torch.sub(self.clip_(moved), weight, out=self.output(weight))
             self.add_to_grad(dw)
@@ -312,7 +322,7 @@ class WeightUpdate:
         # (two weight-sized tensors in the step, not three: they stay in the CPU's cache)
         old = self.output(weight).copy_(weight)
         try:
-            self.add_raw_(weight, terms, batch, w=old)
+            self.add_raw_(weight, terms, batch, w=old, inside=inside)
             check_finite(all_finite((weight, *also_finite)), what)
         except BaseException:
             weight.copy_(old)
