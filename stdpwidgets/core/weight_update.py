@@ -242,6 +242,22 @@ class WeightUpdate:
         learner: an ``nn.Linear``, one process, a built-in weight dependence (elementwise)."""
         return isinstance(self.layer, nn.Linear) and self.group is None and self.rule.dependence.name != "custom"
 
+    def sparse_probe_due(self) -> bool:
+        """Whether to ask now if a step (or a run's event) is sparse: not for a while after the
+        answer was "dense" (see ``__init__``)."""
+        if self._sparse_skip:
+            self._sparse_skip -= 1
+            return False
+        return True
+
+    def sparse_answer(self, served: bool) -> None:
+        """Record whether the sparse path served the step it was asked about."""
+        if served:
+            self._sparse_gap = 0
+        else:
+            self._sparse_skip = self._sparse_gap
+            self._sparse_gap = min(2 * self._sparse_gap + 1, SPARSE_PROBE_MAX_GAP)
+
     def sparse_step(self, weight, terms, batch, also_finite=()) -> Optional[torch.Tensor]:
         """One step through the sparse path, or None (nothing changed) when it does not pay or
         the weight is not within its bounds (then only the dense path clips it right)."""
@@ -288,16 +304,11 @@ class WeightUpdate:
         """
         what = "weight update of this step"
         inside = self._ready_as == self._readiness_key(weight)  # unchanged since left within bounds
-        if self.sparse_capable:
-            if self._sparse_skip:
-                self._sparse_skip -= 1
-            else:
-                dw = self.sparse_step(weight, terms, batch, also_finite)
-                if dw is not None:
-                    self._sparse_gap = 0
-                    return dw
-                self._sparse_skip = self._sparse_gap
-                self._sparse_gap = min(2 * self._sparse_gap + 1, SPARSE_PROBE_MAX_GAP)
+        if self.sparse_capable and self.sparse_probe_due():
+            dw = self.sparse_step(weight, terms, batch, also_finite)
+            self.sparse_answer(dw is not None)
+            if dw is not None:
+                return dw
         if self.update == "grad":
             # the weight stays put; the change is the one the in-place mode would make
             if not self.rule.bounded:
