@@ -21,7 +21,8 @@ GEMM pair    the step's two GEMMs alone, as ``WeightUpdate`` issues them for an 
 elementwise  the step's weight-sized passes alone, the same torch ops on tensors of the
              weight's size: ``old.copy_(w)`` (the copy to restore from on failure), ``w.sum()``
              (the finiteness test; its ``.item()`` is a host sync and is left out here),
-             ``w.clamp_(0, 1)``, ``torch.sub(w, old, out=dw)``; also each pass alone.
+             ``w.clamp_(0, 1)``, ``torch.sub(w, old, out=old)`` (the copy becomes the dw handed
+             out); also each pass alone.
 
 Accounting (``N = n_out * n_in`` weights, ``B`` the batch, 4 bytes per float32):
 
@@ -314,9 +315,9 @@ def measure_case(case: Case, device, args, inner: int) -> dict:
 
     # the elementwise passes, on weight-sized tensors
     w = layer.weight.detach().clone()
-    old, dw = torch.empty_like(w), torch.empty_like(w)
+    old = torch.empty_like(w)  # the step's copy, which becomes its dw in place
     passes = {"copy": lambda: old.copy_(w), "sum": lambda: w.sum(),
-              "clamp": lambda: w.clamp_(W_MIN, W_MAX), "sub": lambda: torch.sub(w, old, out=dw)}
+              "clamp": lambda: w.clamp_(W_MIN, W_MAX), "sub": lambda: torch.sub(w, old, out=old)}
 
     def elementwise():
         for fn in passes.values():
@@ -328,7 +329,7 @@ def measure_case(case: Case, device, args, inner: int) -> dict:
         t = timed(passes[name], device, reps, inner)
         per_pass[name] = {"bytes": case.pass_bytes(accesses), "time": t,
                           "bytes_per_s": case.pass_bytes(accesses) / t["median_s"]}
-    del w, old, dw, x, y, learner, layer
+    del w, old, x, y, learner, layer
 
     step_s, gemm_s, elem_s = t_step["median_s"], t_gemm["median_s"], t_elem["median_s"]
     return {"case": case.name, "config": case.__dict__, "dense_path": dense, "max_abs_difference": difference,

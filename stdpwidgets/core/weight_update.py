@@ -8,8 +8,19 @@ The weight change of a step is ``raw = F+(w) C(P_pre, P_post) - F-(w) C(D_pre, D
 rule both correlations are accumulated straight into the weight by the layer kind's
 :attr:`~stdpwidgets.core.correlate.LayerKind.accumulate` (for ``nn.Linear`` two in-place GEMMs,
 ``w += a+ P``, ``w -= a- D``): no weight-sized temporaries, which on a CPU cost as much as the
-GEMMs themselves. The in-place step changes the weight first and restores it from a copy if the
-result is not finite, so a failed step still leaves everything as it was.
+GEMMs themselves. A weight-dependent rule writes both correlations into buffers (``mm`` with
+``out=``) and adds each term with one ``addcmul_`` (:meth:`~stdpwidgets.core.rule.Rule.add_weighted_change_`).
+The in-place step changes the weight first and restores it from a copy if the result is not
+finite, so a failed step still leaves everything as it was; the copy is the memory of the
+``dw`` it then hands out (``dw = new - old`` in place).
+
+What the update knows between steps, to do less (none of it changes a result):
+
+* whether the weight is finite and within the bounds (:meth:`WeightUpdate._readiness_key`: this
+  update left it so and its version counter shows no change since), which spares the sparse
+  path its scan of the weight and a soft-bound rule the clamps of its factors;
+* how long ago a step was last dense, so that the sparse path is not looked for at every step
+  of a dense workload (:meth:`WeightUpdate.sparse_probe_due`).
 """
 
 from __future__ import annotations
