@@ -294,12 +294,7 @@ def _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse
     after: List[torch.Tensor] = []
     work = None if in_place else update.buffer("old", w)
     for terms_k in events:
-        hit = None
-        if sparse.forced:
-            hit = sparse_linear.touched(learner.layer, terms_k, force=True)
-        elif sparse.allowed and update.sparse_probe_due():  # backs off after dense events, as step()
-            hit = sparse_linear.touched(learner.layer, terms_k)
-            update.sparse_answer(hit is not None)
+        hit = sparse.allowed and sparse_linear.touched(learner.layer, terms_k, force=sparse.forced)
         if hit:
             rows, cols = hit
             new_rows, new_cols, old_rows, old_cols = sparse_linear.sparse_change(update, w, terms_k, batch, rows, cols)

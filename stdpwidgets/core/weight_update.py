@@ -14,13 +14,13 @@ The in-place step changes the weight first and restores it from a copy if the re
 finite, so a failed step still leaves everything as it was; the copy is the memory of the
 ``dw`` it then hands out (``dw = new - old`` in place).
 
-What the update knows between steps, to do less (none of it changes a result):
+What the update knows between steps, to do less (it changes no result): whether the weight is
+finite and within the bounds (:meth:`WeightUpdate._readiness_key`: this update left it so and
+its version counter shows no change since), which spares the sparse path its scan of the weight
+and a soft-bound rule the clamps of its factors.
 
-* whether the weight is finite and within the bounds (:meth:`WeightUpdate._readiness_key`: this
-  update left it so and its version counter shows no change since), which spares the sparse
-  path its scan of the weight and a soft-bound rule the clamps of its factors;
-* how long ago a step was last dense, so that the sparse path is not looked for at every step
-  of a dense workload (:meth:`WeightUpdate.sparse_probe_due`).
+Which path serves a step depends on that step's spikes only, never on earlier steps: the paths
+agree only to a rounding, and a resumed run must repeat the uninterrupted one bit for bit.
 """
 
 from __future__ import annotations
@@ -45,8 +45,6 @@ NOT_FINITE = (
 )
 
 Terms = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-
-SPARSE_PROBE_MAX_GAP = 15  # dense steps in a row, at most, that are not asked if they are sparse
 
 
 # references a tensor's storage has from the tensor alone (the probe's own storage object included)
@@ -120,12 +118,6 @@ class WeightUpdate:
         self._learner = learner
         self._buffers: Dict[str, torch.Tensor] = {}  # weight-sized work buffers, reused step after step
         self._handed_out: Dict[str, torch.Tensor] = {}  # "dw": the last dw handed out
-        # Asking whether a step is sparse costs ~40 us (scans of its spikes and a host read):
-        # after the answer "dense" the next steps are not asked, 1, 2, 4 ... up to
-        # SPARSE_PROBE_MAX_GAP of them, until a step is sparse again. Either path gives the same
-        # result; this only decides how often the cheaper one is looked for.
-        self._sparse_gap = 0  # steps not to ask before the next probe
-        self._sparse_skip = 0  # steps left to skip
         # (weight version, address, bounds) when this update last left the weight finite and
         # within the bounds: a weight not changed since (its version counter tells) needs no scan
         self._ready_as: Optional[tuple] = None
@@ -253,22 +245,6 @@ class WeightUpdate:
         learner: an ``nn.Linear``, one process, a built-in weight dependence (elementwise)."""
         return isinstance(self.layer, nn.Linear) and self.group is None and self.rule.dependence.name != "custom"
 
-    def sparse_probe_due(self) -> bool:
-        """Whether to ask now if a step (or a run's event) is sparse: not for a while after the
-        answer was "dense" (see ``__init__``)."""
-        if self._sparse_skip:
-            self._sparse_skip -= 1
-            return False
-        return True
-
-    def sparse_answer(self, served: bool) -> None:
-        """Record whether the sparse path served the step it was asked about."""
-        if served:
-            self._sparse_gap = 0
-        else:
-            self._sparse_skip = self._sparse_gap
-            self._sparse_gap = min(2 * self._sparse_gap + 1, SPARSE_PROBE_MAX_GAP)
-
     def sparse_step(self, weight, terms, batch, also_finite=()) -> Optional[torch.Tensor]:
         """One step through the sparse path, or None (nothing changed) when it does not pay or
         the weight is not within its bounds (then only the dense path clips it right)."""
@@ -315,9 +291,8 @@ class WeightUpdate:
         """
         what = "weight update of this step"
         inside = self._ready_as == self._readiness_key(weight)  # unchanged since left within bounds
-        if self.sparse_capable and self.sparse_probe_due():
+        if self.sparse_capable:
             dw = self.sparse_step(weight, terms, batch, also_finite)
-            self.sparse_answer(dw is not None)
             if dw is not None:
                 return dw
         if self.update == "grad":
