@@ -77,13 +77,26 @@ class WeightDependence:
         if self.name == "custom":
             return False
         if self.name in ("multiplicative", "gutig"):
-            # max(w_max - w, 0) in two passes: w_max - min(w, w_max) is exactly that
-            room_up = torch.sub(torch.tensor(w_max, dtype=w.dtype), torch.clamp(w, max=w_max, out=scratch), out=scratch)
-            potentiation.mul_(room_up.pow_(self.mu) if self.name == "gutig" else room_up)
+            potentiation.mul_(self._room_up_into(w, w_max, scratch))
         if self.name != "additive":
-            room_down = torch.sub(w, w_min, out=scratch).clamp_min_(0.0)
-            depression.mul_(room_down.pow_(self.mu) if self.name == "gutig" else room_down)
+            depression.mul_(self._room_down_into(w, w_min, scratch))
         return True
+
+    def _room_up_into(self, w: torch.Tensor, w_max: float, out: torch.Tensor, inside: bool = False) -> torch.Tensor:
+        """The soft-bound ``f_plus``, ``max(w_max - w, 0) ** mu``, evaluated in ``out``:
+        ``w_max - min(w, w_max)`` is exactly ``max(w_max - w, 0)`` (two passes; one when
+        ``inside``: ``w <= w_max`` is known)."""
+        nearer = w if inside else torch.clamp(w, max=w_max, out=out)
+        room = torch.sub(torch.tensor(w_max, dtype=w.dtype), nearer, out=out)
+        return room.pow_(self.mu) if self.name == "gutig" else room
+
+    def _room_down_into(self, w: torch.Tensor, w_min: float, out: torch.Tensor, inside: bool = False) -> torch.Tensor:
+        """The ``f_minus`` of the bounded dependences, ``max(w - w_min, 0) ** mu``, evaluated in
+        ``out`` (no clamp when ``inside``: ``w >= w_min`` is known)."""
+        room = torch.sub(w, w_min, out=out)
+        if not inside:
+            room.clamp_min_(0.0)
+        return room.pow_(self.mu) if self.name == "gutig" else room
 
     def add_scaled_(self, work: torch.Tensor, w: torch.Tensor, w_min: float, w_max: float,
                     a_plus: float, a_minus: float, potentiation: torch.Tensor, depression: torch.Tensor,
@@ -101,20 +114,14 @@ class WeightDependence:
         if self.name == "custom":
             return False
 
-        def room_down():  # max(w - w_min, 0) ** mu
+        def room_down():
             if inside and w_min == 0.0 and self.name != "gutig" and w is not work:
                 return w  # w - 0, exactly
-            room = torch.sub(w, w_min, out=scratch_down)
-            if not inside:
-                room.clamp_min_(0.0)
-            return room.pow_(self.mu) if self.name == "gutig" else room
+            return self._room_down_into(w, w_min, scratch_down, inside)
 
         early = room_down() if self.name != "additive" and w is work else None  # before w changes
         if self.name in ("multiplicative", "gutig"):
-            # max(w_max - w, 0): w_max - min(w, w_max) is exactly that (w_max - w when inside)
-            nearer = w if inside else torch.clamp(w, max=w_max, out=scratch)
-            room_up = torch.sub(torch.tensor(w_max, dtype=w.dtype), nearer, out=scratch)
-            work.addcmul_(potentiation, room_up.pow_(self.mu) if self.name == "gutig" else room_up, value=a_plus)
+            work.addcmul_(potentiation, self._room_up_into(w, w_max, scratch, inside), value=a_plus)
         else:
             work.add_(potentiation, alpha=a_plus)
         if self.name == "additive":

@@ -149,11 +149,11 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     w = w.clone() if in_place else w  # the working copy the events change in place
     total = torch.zeros_like(w)
     checksum = w_start.sum()  # NaN/inf propagate through sums: no sync per event
-    # Spike counts could overflow the traces. Their host-side bound (the traces' now, plus T of
-    # the run's largest spikes) shows they cannot; only when it does not are the traces summed
-    # into the checksum as well (one more pass over them per event).
-    bound = max(learner._trace_bound.values(), default=0.0) + steps * max(learner._spike_max.values())
-    counts = (pre_seq.dtype != torch.bool or post_seq.dtype != torch.bool) and not bound < torch.finfo(w_start.dtype).max / 16
+    # Spike counts could overflow the traces. Their host-side bound usually shows they cannot;
+    # only when it does not are the traces summed into the checksum as well (one more pass over
+    # them per event).
+    counts = (pre_seq.dtype != torch.bool or post_seq.dtype != torch.bool) \
+        and not learner._traces_stay_finite(learner._run_trace_bound(steps))
     sparse = _SparseState(learner, w, path)
     traces, last_step = start, -1  # traces right after step last_step
     parts = []  # per chunk: (weights after each event, traces after each event)

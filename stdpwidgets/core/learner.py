@@ -850,7 +850,7 @@ class STDPLearner:
         read_max = max((bounds[name] if late else self._trace_bound.get(name, 0.0) * self._factors[name]
                         for name, late in self._read_after_spikes), default=0.0)
         self._refuse_overflowing_products(max(pre.numel(), post.numel()), read_max)
-        safe = max(bounds.values(), default=0.0) < torch.finfo(weight.dtype).max / 16
+        safe = self._traces_stay_finite(max(bounds.values(), default=0.0))
         batch = self._update.batch_total(pre.shape[0])
         also_finite = () if safe else tuple(after.values())
         if self._eligibility is None:
@@ -880,6 +880,17 @@ class STDPLearner:
         spike_max = max(self._spike_max.values(), default=1.0)
         if count * trace_max * spike_max >= torch.finfo(self.layer.weight.dtype).max:
             raise ValueError(NOT_FINITE.format(what="weight update of this step"))
+
+    def _traces_stay_finite(self, bound: float) -> bool:
+        """Whether traces below ``bound`` are far enough from the weight dtype's largest value
+        that no sum over them needs checking (a margin of 16)."""
+        return bound < torch.finfo(self.layer.weight.dtype).max / 16
+
+    def _run_trace_bound(self, steps: int) -> float:
+        """Upper bound on every trace during a run of ``steps`` (its spikes checked): the traces'
+        bound now plus ``steps`` of the run's largest spikes (looser than :meth:`step`'s, which
+        knows each step's own spikes)."""
+        return max(self._trace_bound.values(), default=0.0) + steps * max(self._spike_max.values())
 
     def _next_trace_bounds(self) -> Dict[str, float]:
         """Upper bounds on every trace after this step's spikes (``_spike_max`` from the
@@ -935,11 +946,9 @@ class STDPLearner:
             self._check_history_fits(steps, pre_seq.shape[1:], post_seq.shape[1:])
         if rewards is not None:
             return self._run_with_rewards(pre_seq, post_seq, rewards, record)
-        if steps:  # every trace stays below its bound now plus T of the run's largest spikes (a
-            # bound looser than step()'s, which knows each step's own spikes)
-            self._refuse_overflowing_products(
-                max(pre_seq[0].numel(), post_seq[0].numel()),
-                max(self._trace_bound.values(), default=0.0) + steps * max(self._spike_max.values()))
+        if steps:
+            self._refuse_overflowing_products(max(pre_seq[0].numel(), post_seq[0].numel()),
+                                              self._run_trace_bound(steps))
         try:
             with torch.no_grad():
                 result, w_end, end = event_run.run_events(self, pre_seq, post_seq, record)

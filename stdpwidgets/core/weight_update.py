@@ -245,9 +245,10 @@ class WeightUpdate:
         learner: an ``nn.Linear``, one process, a built-in weight dependence (elementwise)."""
         return isinstance(self.layer, nn.Linear) and self.group is None and self.rule.dependence.name != "custom"
 
-    def sparse_step(self, weight, terms, batch, also_finite=()) -> Optional[torch.Tensor]:
+    def sparse_step(self, weight, terms, batch, also_finite=(), inside: bool = False) -> Optional[torch.Tensor]:
         """One step through the sparse path, or None (nothing changed) when it does not pay or
-        the weight is not within its bounds (then only the dense path clips it right)."""
+        the weight is not within its bounds (then only the dense path clips it right);
+        ``inside``: that is already known (:meth:`_readiness_key`), so the weight is not scanned."""
         hit = sparse_linear.touched(self.layer, terms)
         if hit is None or weight.numel() == 0:
             return None
@@ -255,7 +256,7 @@ class WeightUpdate:
         new_rows, new_cols, old_rows, old_cols = sparse_linear.sparse_change(self, weight, terms, batch, rows, cols)
         checked = (new_rows, new_cols, *also_finite)
         sums = torch.stack([t.sum() for t in checked])
-        if self._ready_as == self._readiness_key(weight):
+        if inside:
             sums = sums.tolist()
         else:  # the weight's extremes and the finiteness sums, read back together (one host sync)
             low, high, *sums = torch.cat([sparse_linear.extremes(weight), sums]).tolist()
@@ -292,7 +293,7 @@ class WeightUpdate:
         what = "weight update of this step"
         inside = self._ready_as == self._readiness_key(weight)  # unchanged since left within bounds
         if self.sparse_capable:
-            dw = self.sparse_step(weight, terms, batch, also_finite)
+            dw = self.sparse_step(weight, terms, batch, also_finite, inside)
             if dw is not None:
                 return dw
         if self.update == "grad":
