@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 import torch
 import torch.nn.functional as F
@@ -158,28 +158,82 @@ register_layer_kind(
 
 # ----------------------------------------------------------------------------- nn.ConvNd
 
-_WEIGHT_GRADIENTS = {
-    1: torch.nn.grad.conv1d_weight,
-    2: torch.nn.grad.conv2d_weight,
-    3: torch.nn.grad.conv3d_weight,
-}
+_CONV_WEIGHT_GRADIENT = torch.ops.aten.convolution_backward.default  # what torch.nn.grad.convNd_weight
+# calls, without its per-call argument parsing (half the cost of a small convolution's call)
 
 
-def _conv_pads(layer: nn.modules.conv._ConvNd) -> List[Tuple[int, int]]:
-    """(left, right) input padding per spatial dimension, as the layer's forward applies it."""
+@dataclass(frozen=True)
+class _ConvGeometry:
+    """What a convolution's weight-gradient needs of its layer, worked out once per setting."""
+
+    pads: Tuple[Tuple[int, int], ...]  # (left, right) input padding per spatial dimension
+    pre_pad: Optional[List[int]]  # F.pad's argument when the kernel cannot pad by itself, else None
+    pad_mode: str  # F.pad's mode
+    padding: List[int]  # the padding left to the kernel
+    stride: List[int]
+    dilation: List[int]
+
+
+def _cached(cache: dict, key: tuple, work_out: Callable[[], Any]) -> Any:
+    """``cache[key]``, worked out on a miss (a result that raises is not kept). The keys are a
+    layer's current settings, read at every call since they can be changed between steps; one
+    replaced by something unhashable (a list) is worked out every time."""
+    try:
+        value = cache.get(key)
+    except TypeError:
+        return work_out()
+    if value is None:
+        if len(cache) >= 1024:  # settings and shapes come and go: keep the cache small
+            cache.clear()
+        value = cache[key] = work_out()
+    return value
+
+
+_GEOMETRIES: Dict[tuple, _ConvGeometry] = {}
+
+
+def _conv_geometry(layer: nn.modules.conv._ConvNd) -> _ConvGeometry:
+    """The layer's geometry, from a cache keyed by its settings."""
+    key = (layer.kernel_size, layer.stride, layer.padding, layer.dilation, layer.padding_mode)
+    return _cached(_GEOMETRIES, key, lambda: _make_geometry(layer))
+
+
+def _make_geometry(layer: nn.modules.conv._ConvNd) -> _ConvGeometry:
     n = len(layer.kernel_size)
     if layer.padding == "valid":
-        return [(0, 0)] * n
-    if layer.padding == "same":
+        pads = [(0, 0)] * n
+    elif layer.padding == "same":
         pads = []
         for k, d in zip(layer.kernel_size, layer.dilation):
             total = d * (k - 1)
             pads.append((total // 2, total - total // 2))  # extra padding goes right, as in ATen
-        return pads
-    return [(p, p) for p in layer.padding]
+    else:
+        pads = [(p, p) for p in layer.padding]
+    if layer.padding_mode == "zeros" and all(left == right for left, right in pads):
+        pre_pad, padding = None, [left for left, _ in pads]  # the weight-gradient kernel pads with zeros itself
+    else:
+        pre_pad, padding = [p for left_right in reversed(pads) for p in left_right], [0] * n
+    mode = "constant" if layer.padding_mode == "zeros" else layer.padding_mode
+    return _ConvGeometry(tuple(pads), pre_pad, mode, padding, list(layer.stride), list(layer.dilation))
+
+
+def _conv_pads(layer: nn.modules.conv._ConvNd) -> Tuple[Tuple[int, int], ...]:
+    """(left, right) input padding per spatial dimension, as the layer's forward applies it."""
+    return _conv_geometry(layer).pads
+
+
+_OUTPUT_SHAPES: Dict[tuple, Shape] = {}
 
 
 def _conv_output_shape(layer: nn.modules.conv._ConvNd, pre_shape: Shape) -> Shape:
+    """The post shape for ``pre_shape``, from a cache keyed by the shape and the layer's
+    settings (a shape that does not fit raises every time)."""
+    key = (tuple(pre_shape), layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+           layer.padding, layer.dilation, layer.padding_mode)
+    return _cached(_OUTPUT_SHAPES, key, lambda: _work_out_output_shape(layer, pre_shape))
+
+
+def _work_out_output_shape(layer: nn.modules.conv._ConvNd, pre_shape: Shape) -> Shape:
     n = len(layer.kernel_size)
     expected = f"(batch, {layer.in_channels}, " + ", ".join(["L"] * n) + ")"
     if len(pre_shape) != n + 2 or pre_shape[1] != layer.in_channels:
@@ -213,24 +267,22 @@ def _conv_output_shape(layer: nn.modules.conv._ConvNd, pre_shape: Shape) -> Shap
     return (pre_shape[0], layer.out_channels, *out)
 
 
-def _pad_pre(layer: nn.modules.conv._ConvNd, pre: torch.Tensor) -> Tuple[torch.Tensor, Sequence[int]]:
-    """Pad presynaptic activity as the forward pass would; return it and the padding left to the conv."""
-    pads = _conv_pads(layer)
-    symmetric = all(left == right for left, right in pads)
-    if layer.padding_mode == "zeros" and symmetric:
-        return pre, [left for left, _ in pads]  # the weight-gradient kernel pads with zeros itself
-    flat = [p for left_right in reversed(pads) for p in left_right]
-    mode = "constant" if layer.padding_mode == "zeros" else layer.padding_mode
-    return F.pad(pre, flat, mode=mode), [0] * len(pads)
+def _weight_gradient(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, post: torch.Tensor,
+                     weight_shape: Sequence[int], groups: int) -> torch.Tensor:
+    """The convolution's weight-gradient for presynaptic ``pre`` and "output gradient" ``post``,
+    with the input padded as the forward pass pads it (``torch.nn.grad.convNd_weight``)."""
+    geometry = _conv_geometry(layer)
+    if geometry.pre_pad is not None:
+        pre = F.pad(pre, geometry.pre_pad, mode=geometry.pad_mode)
+    placeholder = post.new_empty(1).expand(weight_shape)  # only its shape is read
+    with full_precision(pre):
+        return _CONV_WEIGHT_GRADIENT(post, pre, placeholder, None, geometry.stride, geometry.padding,
+                                     geometry.dilation, False, [0] * len(geometry.stride), groups,
+                                     [False, True, False])[1]
 
 
 def _conv_correlate(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
-    pre, padding = _pad_pre(layer, pre)
-    weight_gradient = _WEIGHT_GRADIENTS[len(layer.kernel_size)]
-    with full_precision(pre):
-        return weight_gradient(
-            pre, layer.weight.shape, post, layer.stride, padding, layer.dilation, layer.groups
-        )
+    return _weight_gradient(layer, pre, post, layer.weight.shape, layer.groups)
 
 
 def _conv_correlate_steps(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
@@ -240,13 +292,8 @@ def _conv_correlate_steps(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, pos
     spatial_pre, spatial_post = pre.shape[3:], post.shape[3:]
     pre_b = pre.transpose(0, 1).reshape(batch, steps * layer.in_channels, *spatial_pre)
     post_b = post.transpose(0, 1).reshape(batch, steps * layer.out_channels, *spatial_post)
-    pre_b, padding = _pad_pre(layer, pre_b)
     weight_shape = (steps * layer.out_channels, *layer.weight.shape[1:])
-    weight_gradient = _WEIGHT_GRADIENTS[len(layer.kernel_size)]
-    with full_precision(pre_b):
-        grad = weight_gradient(
-            pre_b, weight_shape, post_b, layer.stride, padding, layer.dilation, layer.groups * steps
-        )
+    grad = _weight_gradient(layer, pre_b, post_b, weight_shape, layer.groups * steps)
     return grad.reshape(steps, *layer.weight.shape)
 
 

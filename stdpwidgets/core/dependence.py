@@ -9,9 +9,8 @@ Each dependence here maps a weight tensor to those two dimensionless factors, el
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Tuple
-
 import math
+from typing import Callable, Optional, Tuple
 
 import torch
 
@@ -68,6 +67,20 @@ class WeightDependence:
             return torch.ones((), dtype=w.dtype, device=w.device), room_down
         raise AssertionError(f"unhandled weight dependence {self.name!r}")
 
+
+    def factor_bounds(self, w_min: float, w_max: float) -> Optional[Tuple[float, float]]:
+        """Upper bounds on ``(|f_plus(w)|, |f_minus(w)|)`` over weights in ``[w_min, w_max]``
+        (dimensionless), or None when they cannot be known (a custom dependence, or a soft bound
+        with an infinite limit)."""
+        if self.name == "additive":
+            return 1.0, 1.0
+        if self.name == "custom":
+            return None
+        span = w_max - w_min
+        if not math.isfinite(span):
+            return None
+        room = span**self.mu if self.name == "gutig" else span
+        return (1.0 if self.name == "van-rossum" else room), room
 
     def scale_in_place(self, w: torch.Tensor, w_min: float, w_max: float, potentiation: torch.Tensor,
                        depression: torch.Tensor, scratch: torch.Tensor) -> bool:

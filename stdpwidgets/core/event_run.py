@@ -33,7 +33,7 @@ from typing import List, Optional
 import torch
 
 from . import scan, sparse_linear
-from .traces import add_spikes, trace_sequence
+from .traces import add_spikes, advance_trace, trace_sequence
 from .weight_update import check_finite
 
 __all__ = ["UpdatePath", "choose_path", "run_events", "forced_path"]
@@ -272,11 +272,14 @@ def _stepwise_terms(learner, pre_seq, post_seq, at, last_step, dtype, counts, re
         for spec in learner._specs:
             factor = learner._factors[spec.name]
             old = state["traces"][spec.name]
-            decayed[spec.name] = torch.mul(old, factor if gap == 1 else factor**gap,
-                                           out=buffer("decayed " + spec.name, old))
+            factor = factor if gap == 1 else factor**gap
             # without a record the traces between events are seen by nobody: two buffers take turns
             out = None if record else buffer(f"run {spec.name} {k % 2}", old)
-            after[spec.name] = add_spikes(decayed[spec.name], spikes[spec.side], spec.pairing, out=out)
+            if spec.name in learner._reads_decayed:  # as step() computes them
+                decayed[spec.name] = torch.mul(old, factor, out=buffer("decayed " + spec.name, old))
+                after[spec.name] = add_spikes(decayed[spec.name], spikes[spec.side], spec.pairing, out=out)
+            else:
+                after[spec.name] = advance_trace(old, factor, spikes[spec.side], spec.pairing, out=out)
             if counts:
                 state["checksum"] = state["checksum"] + after[spec.name].sum()
         state["traces"] = after

@@ -17,7 +17,7 @@ from torch.nn.utils import parametrize
 from . import event_run
 from .correlate import LayerKind, layer_kind_of
 from .rule import Rule, _check_real
-from .traces import add_spikes, decay_factor
+from .traces import add_spikes, advance_trace, decay_factor
 from .eligibility import Eligibility, check_eligibility_tau, check_reward
 from .weight_update import NOT_FINITE, WeightUpdate, reusable
 
@@ -296,6 +296,9 @@ class STDPLearner:
         self._read_after_spikes = tuple(
             (spec.name, traces_first and not spec.read_before_spikes) for spec in self._specs
         )
+        # the traces read as they were before this step's spikes (decayed only): the others are
+        # advanced in one pass
+        self._reads_decayed = frozenset(name for name, late in self._read_after_spikes if not late)
         # sides whose traces are reset by a spike: they need whole spike counts
         self._reset_sides = frozenset(spec.side for spec in self._specs if spec.pairing == "nearest")
         self._traces: Optional[Dict[str, torch.Tensor]] = None
@@ -838,23 +841,29 @@ class STDPLearner:
         decayed, after = {}, {}
         for spec in self._specs:
             side = s_pre if spec.side == "pre" else s_post
-            old = traces[spec.name]
-            decayed[spec.name] = torch.mul(old, self._factors[spec.name], out=buffer("decayed " + spec.name, old))
+            old, factor = traces[spec.name], self._factors[spec.name]
             reuse = reusable(retired, spec.name, old)
-            after[spec.name] = add_spikes(decayed[spec.name], side, spec.pairing, out=reuse)
+            if spec.name in self._reads_decayed:
+                decayed[spec.name] = torch.mul(old, factor, out=buffer("decayed " + spec.name, old))
+                after[spec.name] = add_spikes(decayed[spec.name], side, spec.pairing, out=reuse)
+            else:  # one pass: the decayed trace itself is not read
+                after[spec.name] = advance_trace(old, factor, side, spec.pairing, out=reuse)
         terms = self.rule.correlation_terms(s_pre, s_post, self._read(decayed, after))
         # Spike counts (not bools) could overflow the traces. A bound on every trace, kept on the
         # host from the spikes' maxima, shows they cannot; only when it is too large to show it
         # are the traces checked with the update (one more pass over them).
         bounds = self._next_trace_bounds()
-        read_max = max((bounds[name] if late else self._trace_bound.get(name, 0.0) * self._factors[name]
-                        for name, late in self._read_after_spikes), default=0.0)
-        self._refuse_overflowing_products(max(pre.numel(), post.numel()), read_max)
+        read = {name: bounds[name] if late else self._trace_bound.get(name, 0.0) * self._factors[name]
+                for name, late in self._read_after_spikes}
+        count = max(pre.numel(), post.numel())
+        self._refuse_overflowing_products(count, max(read.values(), default=0.0))
         safe = self._traces_stay_finite(max(bounds.values(), default=0.0))
         batch = self._update.batch_total(pre.shape[0])
         also_finite = () if safe else tuple(after.values())
         if self._eligibility is None:
-            dw = self._update.step(weight, terms, batch, also_finite)
+            # the same bounds bound the update: when they show it finite, the weight is not scanned
+            term_max = self.rule.term_bounds(self._spike_max["pre"], self._spike_max["post"], read)
+            dw = self._update.step(weight, terms, batch, also_finite, self._update.change_bound(count, term_max))
         else:
             dw, self._eligibility.trace = self._update.reward_step(
                 weight, terms, batch, also_finite, self._eligibility, reward)

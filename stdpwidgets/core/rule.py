@@ -200,6 +200,14 @@ class Rule(abc.ABC):
     def to_dict(self) -> Dict[str, Any]:
         """Parameters as a plain dict (callables kept as they are), e.g. for checkpoints."""
 
+    def term_bounds(self, pre_max: float, post_max: float,
+                    read_max: Mapping[str, float]) -> Optional[Tuple[float, float, float, float]]:
+        """Upper bounds on the four :meth:`correlation_terms` (their largest absolute values)
+        given the largest spikes of each side and the largest value each trace is read with,
+        or None when the rule cannot tell (the default). With them the learner knows, on the
+        host, that a step's update stays finite and need not scan the weight for it."""
+        return None
+
     @property
     def bounded(self) -> bool:
         """True when at least one of ``w_min``, ``w_max`` is finite (clipping can act)."""
@@ -339,6 +347,13 @@ class STDPRule(Rule):
     def correlation_terms(self, pre, post, read):
         """Potentiation ``C(x, s_post)``, depression ``C(s_pre, y)``."""
         return read["x"], post, pre, read["y"]
+
+    def term_bounds(self, pre_max, post_max, read_max):
+        """The terms are the traces and spikes themselves: their maxima bound them (None for a
+        subclass with terms of its own)."""
+        if type(self).correlation_terms is not STDPRule.correlation_terms:
+            return None
+        return tuple(self.correlation_terms(pre_max, post_max, read_max))
 
     @property
     def amplitude_scale(self) -> Tuple[float, float]:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import torch
 
-__all__ = ["DECAYS", "decay_factor", "add_spikes", "trace_sequence"]
+__all__ = ["DECAYS", "decay_factor", "add_spikes", "advance_trace", "trace_sequence"]
 
 DECAYS = ("exact", "euler")
 
@@ -70,6 +70,34 @@ def add_spikes(trace: torch.Tensor, spikes: torch.Tensor, pairing: str, out: Opt
     if pairing == "all-to-all":
         return torch.add(trace, spikes, out=out)
     return out.copy_(trace).masked_fill_(spikes != 0, 1.0)
+
+
+def advance_trace(trace: torch.Tensor, factor: float, spikes: torch.Tensor, pairing: str,
+                  out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Return the trace one step later (out of place): decayed by ``factor``, then this step's
+    spikes entered, in one pass over the trace where :func:`add_spikes` after a decay takes two.
+
+    The all-to-all trace is one fused multiply-add, ``spikes + factor * trace``, rounded once
+    (the decay then the addition round twice: the two differ by at most half an ulp of the
+    result). Use it when the decayed trace itself is not needed.
+
+    Parameters
+    ----------
+    trace : Tensor
+        Trace values before this step.
+    factor : float
+        Per-step decay factor (:func:`decay_factor`), dimensionless.
+    spikes : Tensor
+        Spikes of this step, same shape, in the trace's dtype (counts).
+    pairing : {"all-to-all", "nearest"}
+        As in :func:`add_spikes`.
+    out : Tensor, optional
+        Where to write the result (same shape and dtype as ``trace``, not ``trace`` itself).
+    """
+    if pairing == "all-to-all":
+        return torch.add(spikes, trace, alpha=factor, out=out)
+    decayed = torch.mul(trace, factor, out=out) if out is not None else trace * factor
+    return decayed.masked_fill_(spikes != 0, 1.0)
 
 
 def trace_sequence(

@@ -141,6 +141,13 @@ class TripletRule(Rule):
         d_pre = pre if self.a3_minus == 0 else pre * (self.a2_minus + self.a3_minus * read["r2"])
         return read["r1"], p_post, d_pre, read["o1"]
 
+    def term_bounds(self, pre_max, post_max, read_max):
+        """The terms are sums and products of spikes, traces and amplitudes, all >= 0: the
+        terms of the maxima bound them (None for a subclass with terms of its own)."""
+        if type(self).correlation_terms is not TripletRule.correlation_terms:
+            return None
+        return tuple(float(t) for t in self.correlation_terms(pre_max, post_max, read_max))
+
     @property
     def amplitude_scale(self) -> Tuple[float, float]:
         """``A2±`` where the triplet term is off (then the pair rule's form), else 1."""

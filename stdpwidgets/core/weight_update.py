@@ -225,6 +225,29 @@ class WeightUpdate:
         self.rule.add_weighted_change_(work, work if w is None else w, potentiation, depression, scratch, scratch_down,
                                        inside)
 
+    def change_bound(self, count: int, term_max: Optional[Sequence[float]]) -> float:
+        """Upper bound on ``|F+(w) P - F-(w) D|`` (weight units) for a weight within the bounds:
+        ``count`` (the most products a correlation sums) times the rule's terms' bounds
+        ``term_max`` (:meth:`Rule.term_bounds`) and the amplitudes times their factors' bounds;
+        inf when unknown (no term bounds, a custom dependence, correlations summed over ranks)."""
+        if term_max is None or self.group is not None:
+            return math.inf
+        factors = self.rule.dependence.factor_bounds(self.rule.w_min, self.rule.w_max)
+        if factors is None:
+            return math.inf
+        (s_plus, s_minus), (f_plus, f_minus) = self.rule.amplitude_scale, factors
+        p_pre, p_post, d_pre, d_post = term_max
+        return count * (s_plus * f_plus * p_pre * p_post + s_minus * f_minus * d_pre * d_post)
+
+    def _stays_finite(self, weight: torch.Tensor, change_bound: float, also_finite: Sequence[torch.Tensor]) -> bool:
+        """Whether a weight within the rule's (finite) bounds, changed by less than
+        ``change_bound``, is finite for certain (a margin of 16 for the sums' rounding): then
+        the step needs no scan for NaN/inf. False when other tensors must be checked too."""
+        w_min, w_max = self.rule.w_min, self.rule.w_max
+        if also_finite or not (math.isfinite(w_min) and math.isfinite(w_max)):
+            return False
+        return max(abs(w_min), abs(w_max)) + change_bound < torch.finfo(weight.dtype).max / 16
+
     def clip_(self, w: torch.Tensor) -> torch.Tensor:
         """Clip ``w`` to the rule's bounds in place (nothing to do when unbounded)."""
         if self.rule.bounded:
@@ -245,25 +268,28 @@ class WeightUpdate:
         learner: an ``nn.Linear``, one process, a built-in weight dependence (elementwise)."""
         return isinstance(self.layer, nn.Linear) and self.group is None and self.rule.dependence.name != "custom"
 
-    def sparse_step(self, weight, terms, batch, also_finite=(), inside: bool = False) -> Optional[torch.Tensor]:
+    def sparse_step(self, weight, terms, batch, also_finite=(), inside: bool = False,
+                    finite: bool = False) -> Optional[torch.Tensor]:
         """One step through the sparse path, or None (nothing changed) when it does not pay or
         the weight is not within its bounds (then only the dense path clips it right);
-        ``inside``: that is already known (:meth:`_readiness_key`), so the weight is not scanned."""
+        ``inside``: that is already known (:meth:`_readiness_key`), so the weight is not scanned;
+        ``finite``: the update is known finite too (:meth:`_stays_finite`), so nothing is."""
         hit = sparse_linear.touched(self.layer, terms)
         if hit is None or weight.numel() == 0:
             return None
         rows, cols = hit
         new_rows, new_cols, old_rows, old_cols = sparse_linear.sparse_change(self, weight, terms, batch, rows, cols)
-        checked = (new_rows, new_cols, *also_finite)
-        sums = torch.stack([t.sum() for t in checked])
-        if inside:
-            sums = sums.tolist()
-        else:  # the weight's extremes and the finiteness sums, read back together (one host sync)
-            low, high, *sums = torch.cat([sparse_linear.extremes(weight), sums]).tolist()
-            if not sparse_linear.within_bounds(self.rule, low, high):
-                return None
-        if not math.isfinite(math.fsum(sums)):
-            check_finite(all(bool(torch.isfinite(t).all()) for t in checked), "weight update of this step")
+        if not (inside and finite):
+            checked = (new_rows, new_cols, *also_finite)
+            sums = torch.stack([t.sum() for t in checked])
+            if inside:
+                sums = sums.tolist()
+            else:  # the weight's extremes and the finiteness sums, read back together (one host sync)
+                low, high, *sums = torch.cat([sparse_linear.extremes(weight), sums]).tolist()
+                if not sparse_linear.within_bounds(self.rule, low, high):
+                    return None
+            if not math.isfinite(math.fsum(sums)):
+                check_finite(all(bool(torch.isfinite(t).all()) for t in checked), "weight update of this step")
         self.clip_(new_rows)
         self.clip_(new_cols)
         dw = sparse_linear.dense_change(weight, rows, cols, new_rows, new_cols, old_rows, old_cols,
@@ -283,17 +309,22 @@ class WeightUpdate:
 
     # ------------------------------------------------------------------ one step
 
-    def step(self, weight: torch.Tensor, terms: Terms, batch: int, also_finite: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+    def step(self, weight: torch.Tensor, terms: Terms, batch: int, also_finite: Sequence[torch.Tensor] = (),
+             change_bound: float = math.inf) -> torch.Tensor:
         """Apply one step's change (in place or into ``.grad``) and return it.
 
         ``also_finite``: other tensors of the step (its new traces) that must be finite too;
         they are checked in the same sum, with one host sync for the whole step.
+        ``change_bound``: an upper bound on the unclipped change (:meth:`change_bound`); when it
+        shows that the weight stays finite, the step does not scan it for NaN/inf.
         Raises ``ValueError`` with nothing changed when the update is not finite.
         """
         what = "weight update of this step"
         inside = self._ready_as == self._readiness_key(weight)  # unchanged since left within bounds
+        # finite for certain: a weight within finite bounds plus a bounded change
+        finite = inside and self._stays_finite(weight, change_bound, also_finite)
         if self.sparse_capable:
-            dw = self.sparse_step(weight, terms, batch, also_finite, inside)
+            dw = self.sparse_step(weight, terms, batch, also_finite, inside, finite)
             if dw is not None:
                 return dw
         if self.update == "grad":
@@ -302,16 +333,19 @@ class WeightUpdate:
                 dw = self.raw_into(self.output(weight), weight, terms, batch)
                 check_finite(all_finite((dw, weight, *also_finite)), what)
             else:
-                if not inside and not self.rule.weight_independent and weight.numel():
+                if not inside and weight.numel():
                     # the weight stays put in grad mode: learn once that it lies within the
-                    # bounds, and the steps after this one skip the clamps of their factors
+                    # bounds (a scan, as the finiteness check is), and the steps after this one
+                    # skip the clamps of their factors and, when the bounds show it, that check
                     inside = sparse_linear.within_bounds(self.rule, *sparse_linear.extremes(weight).tolist())
                     if inside:
                         self._ready_as = self._readiness_key(weight)
+                        finite = self._stays_finite(weight, change_bound, also_finite)
                 # w + raw, made as run() makes it: the weight copied, the change added to the copy
                 moved = self.buffer("old", weight).copy_(weight)
                 self.add_raw_(moved, terms, batch, w=weight, inside=inside)
-                check_finite(all_finite((moved, *also_finite)), what)
+                if not finite:
+                    check_finite(all_finite((moved, *also_finite)), what)
                 dw = torch.sub(self.clip_(moved), weight, out=self.output(weight))
             self.add_to_grad(dw)
             return dw
@@ -321,7 +355,8 @@ class WeightUpdate:
         old = self.output(weight).copy_(weight)
         try:
             self.add_raw_(weight, terms, batch, w=old, inside=inside)
-            check_finite(all_finite((weight, *also_finite)), what)
+            if not finite:
+                check_finite(all_finite((weight, *also_finite)), what)
         except BaseException:
             weight.copy_(old)
             raise
