@@ -446,3 +446,56 @@ def test_factors_of_a_weight_known_within_its_bounds_equal_the_clamped_factors(m
     # known from the second step on (grad mode: from the first, by one scan of the weight,
     # which stays put)
     assert seen[0::2] == [update == "grad"] + [True] * (T - 1)
+
+
+def test_large_traces_take_no_scan():
+    """With traces computed event by event the scan has nothing left to save: stepping it is."""
+    small = nn.Linear(4, 3, bias=False)
+    assert choose_path(STDPLearner(small, ADDITIVE), 50, False, stepwise=True) is UpdatePath.SEQUENTIAL
+    assert choose_path(STDPLearner(small, MULTIPLICATIVE), 50, False, stepwise=True) is UpdatePath.SEQUENTIAL
+    assert choose_path(STDPLearner(small, UNBOUNDED), 50, False, stepwise=True) is UpdatePath.SUMMED
+
+
+@pytest.mark.parametrize("rule_name,update", [("unbounded", "in-place"), ("unbounded", "grad"),
+                                              ("weighted-unbounded", "grad")])
+def test_summed_events_with_large_traces_are_summed_event_by_event(monkeypatch, update, rule_name):
+    """Large traces: the summed path takes each event's traces as step() does (no chunked
+    recurrence) and adds up the events' changes; equal to the naive loop and to stepping.
+    (A weight-dependent unbounded rule sums in grad mode only, where the weight stays.)"""
+    monkeypatch.setattr(event_run, "STEPWISE_MIN_TRACE_ELEMENTS", 0)
+    rule = UNBOUNDED if rule_name == "unbounded" else STDPRule(
+        16.8, 33.7, 0.05, 0.06, weight_dependence=(lambda w: 1.5 - w, lambda w: w))
+    pre, post = trains(3, 0.3, seed=5)
+    stepper, runner = learner_for(rule, update), learner_for(rule, update)
+    for t in range(T):
+        stepper.step(pre[t], post[t])
+    summed = Spy(monkeypatch, event_run, "_summed_events")
+    chunked = Spy(monkeypatch, event_run, "trace_sequence")
+    runner.run(pre, post)
+    assert summed.calls == 1 and chunked.calls == 0
+    torch.testing.assert_close(result_of(runner), result_of(stepper), atol=1e-12, rtol=0)
+    for name, trace in stepper.traces.items():
+        torch.testing.assert_close(runner.traces[name], trace, atol=1e-12, rtol=0)
+    if rule_name == "unbounded":
+        reference = naive_pair_rule(rule, learner_for(rule).layer.weight.detach(), pre, post, update=update)
+        torch.testing.assert_close(result_of(runner), reference, atol=1e-12, rtol=0)
+
+
+def test_the_spiking_steps_of_count_spikes_come_from_their_checks(monkeypatch):
+    """A run of count spikes learns which steps spike from its value checks (no second pass
+    over the spikes); the events and the silence tracking equal stepping's."""
+    pre, post = trains(2, 0.2, seed=9, steps=80)
+    pre, post = pre.double(), post.double()
+    pre[10:70], post[5:75] = 0.0, 0.0  # a long silence in the middle
+    stepper, runner = learner_for(ADDITIVE), learner_for(ADDITIVE)
+    for t in range(pre.shape[0]):
+        stepper.step(pre[t], post[t])
+    scans = Spy(monkeypatch, event_run, "_spiking")
+    runner.run(pre, post)
+    assert scans.calls == 0
+    torch.testing.assert_close(result_of(runner), result_of(stepper), atol=1e-12, rtol=0)
+    last_spike = max(t for t in range(post.shape[0]) if post[t].any())
+    assert runner._last_post == stepper._last_post == last_spike + 1
+    assert runner._busy_steps["post"][1].tolist() == [bool(post[t].any()) for t in range(post.shape[0])]
+    runner.run(pre.bool(), post.bool())  # bools: one scan of each
+    assert scans.calls == 2

@@ -61,14 +61,18 @@ def _summable(learner, record: bool) -> bool:
     return rule.weight_independent and not rule.bounded and not record
 
 
-def choose_path(learner, n_events: int, record: bool) -> UpdatePath:
-    """The fastest exact path for this learner and run."""
+def choose_path(learner, n_events: int, record: bool, stepwise: bool = False) -> UpdatePath:
+    """The fastest exact path for this learner and run; ``stepwise``: the run's traces are
+    large enough to be computed event by event (:func:`_stepwise`), which leaves the scan
+    nothing to save (its batched correlations of large inputs are slower than one call per
+    event)."""
     rule, update = learner.rule, learner._update
     if _summable(learner, record):
         return UpdatePath.SUMMED
     scannable = rule.weight_independent or rule.dependence.name == "multiplicative"
     small = learner.layer.weight.numel() * max(1, n_events - 1).bit_length() <= SCAN_MAX_WORK
-    if learner.update == "in-place" and rule.bounded and scannable and small and update.group is None:
+    if learner.update == "in-place" and rule.bounded and scannable and small and update.group is None \
+            and not stepwise:
         return UpdatePath.SCAN
     return UpdatePath.SEQUENTIAL
 
@@ -118,15 +122,16 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     weight = learner.layer.weight
     steps, batch = pre_seq.shape[0], update.batch_total(pre_seq.shape[1])
     start = learner._initial_traces(pre_seq.shape[1:], post_seq.shape[1:])
-    is_event = _spiking(pre_seq) | _spiking(post_seq)
+    is_event = learner._spiking_steps("pre", pre_seq) | learner._spiking_steps("post", post_seq)
     if update.group is not None:  # every rank must take the same events, so the collectives pair up
         from .distributed import any_over_ranks
 
         is_event = any_over_ranks(is_event, update.group)
     event_steps = is_event.nonzero().flatten()
     n_events = event_steps.numel()
+    large_traces = _stepwise(learner, pre_seq, post_seq)
     if path is None:
-        path = _FORCED or choose_path(learner, n_events, record)
+        path = _FORCED or choose_path(learner, n_events, record, large_traces)
     if path is UpdatePath.SUMMED and not _summable(learner, False):
         path = UpdatePath.SEQUENTIAL  # forced where the updates interact: one at a time
     specs = learner._specs
@@ -157,13 +162,23 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     sparse = _SparseState(learner, w, path)
     traces, last_step = start, -1  # traces right after step last_step
     parts = []  # per chunk: (weights after each event, traces after each event)
-    stepwise = path in (UpdatePath.SEQUENTIAL, UpdatePath.SPARSE) and _stepwise(learner, pre_seq, post_seq)
+    # large traces: event by event, as step() computes them (the chunked recurrence costs a
+    # matrix product per trace element, worth it only where Python's per-event cost dominates)
+    stepwise = path is not UpdatePath.SCAN and large_traces
     for begin in range(0, n_events, chunk):
         at = event_steps[begin : begin + chunk]
-        if stepwise:  # large per-event work: traces event by event, as step() computes them
+        if stepwise:
             state = {"traces": traces, "after": [], "checksum": torch.zeros_like(checksum)}
             events = _stepwise_terms(learner, pre_seq, post_seq, at.tolist(), last_step, w.dtype, counts, record, state)
-            w, w_events, checksum = _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse)
+            if path is UpdatePath.SUMMED:
+                change = _summed_events(update, w, events, batch)
+                checksum = checksum + change.sum()
+                total += change
+                if in_place:
+                    w.add_(change)
+                w_events = w.expand(at.numel(), *w.shape) if record else None  # (grad mode: w stays)
+            else:
+                w, w_events, checksum = _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse)
             checksum = checksum + state["checksum"]
             traces, last_step = state["traces"], int(at[-1])
             if record:
@@ -286,6 +301,15 @@ def _stepwise_terms(learner, pre_seq, post_seq, at, last_step, dtype, counts, re
         if record:
             state["after"].append(after)
         yield rule.correlation_terms(spikes["pre"], spikes["post"], learner._read(decayed, after))
+
+
+def _summed_events(update, w, events, batch) -> torch.Tensor:
+    """The summed unclipped change of events whose updates do not interact (``SUMMED``), each
+    accumulated at the weight ``w`` (``events`` yields each event's correlation terms)."""
+    change = torch.zeros_like(w)
+    for terms_k in events:
+        update.add_raw_(change, terms_k, batch, w=w)
+    return change
 
 
 def _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse: _SparseState):

@@ -8,6 +8,7 @@ import operator
 import os
 import pickle
 import warnings
+import weakref
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 
 import torch
@@ -306,6 +307,7 @@ class STDPLearner:
         self._trace_bound: Dict[str, float] = {}  # host-side upper bound of each trace (0 at first)
         self._retired: Dict[str, torch.Tensor] = {}  # the traces the last step replaced
         self._spike_max = {"pre": 1.0, "post": 1.0}  # the largest spike values last checked
+        self._busy_steps: Dict[str, Any] = {}  # count sequences last checked: their spiking steps
         self._post_any: Optional[bool] = None  # whether the last checked post spikes had one (host)
         group = None
         if process_group is not None and process_group is not False:
@@ -728,8 +730,21 @@ class STDPLearner:
         counted = [(name, t) for name, t in (("pre", pre), ("post", post)) if t.dtype != torch.bool and t.numel()]
         self._spike_max = {"pre": 1.0, "post": 1.0}  # bools: at most one spike per entry
         self._post_any = None  # known on the host after the checks of count spikes
-        if counted:
+        self._busy_steps = {}
+        if counted and time_axis:
+            # a sequence: each step's min and max (an amin and an amax over the steps, as fast
+            # together as one aminmax of the whole), so that run() knows which steps spike
+            # without another pass over the spikes
+            extremes = []
+            for name, t in counted:
+                flat = t.reshape(t.shape[0], -1)
+                low, high = flat.amin(1), flat.amax(1)
+                self._busy_steps[name] = (weakref.ref(t), high > 0)  # weak: the spikes are the caller's
+                extremes += [low.min(), high.max()]
+            stats = torch.stack(extremes).tolist()
+        elif counted:
             stats = torch.stack([v for _, t in counted for v in torch.aminmax(t)]).tolist()
+        if counted:
             for k, (name, spikes) in enumerate(counted):
                 low, high = stats[2 * k], stats[2 * k + 1]
                 if not (low >= 0 and math.isfinite(high)):
@@ -978,8 +993,19 @@ class STDPLearner:
             self._traces = end
             self.steps += steps
             self._measure_trace_bounds()
-            self._note_post_spikes(event_run._spiking(post_seq))
+            self._note_post_spikes(self._spiking_steps("post", post_seq))
         return result
+
+    def _spiking_steps(self, name: str, seq: torch.Tensor) -> torch.Tensor:
+        """(T,) bool: the steps of a checked sequence with any spike; known from the checks of
+        count spikes (``name`` is "pre" or "post"), one scan of the sequence for bools (kept
+        until the next check: the run asks again when it commits)."""
+        known = self._busy_steps.get(name)
+        if known is not None and known[0]() is seq:
+            return known[1]
+        spiking = event_run._spiking(seq)
+        self._busy_steps[name] = (weakref.ref(seq), spiking)
+        return spiking
 
     def _reward_sequence(self, reward: Any, steps: int):
         """The run's rewards as T floats (with eligibility), or None (plain STDP)."""
@@ -1011,7 +1037,7 @@ class STDPLearner:
         weights, traces = [], []
         # a step without spikes and without reward only decays traces and eligibility (and clips
         # the weight, a no-op within the bounds): stretches of them skip the step's machinery
-        busy = (event_run._spiking(pre_seq) | event_run._spiking(post_seq)).tolist()
+        busy = (self._spiking_steps("pre", pre_seq) | self._spiking_steps("post", post_seq)).tolist()
         try:
             with torch.no_grad():
                 t = 0
