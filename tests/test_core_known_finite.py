@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from stdpwidgets import STDPLearner, STDPRule
-from stdpwidgets.core import weight_update
+from stdpwidgets.core import event_run, weight_update
 from stdpwidgets.core.dependence import WeightDependence
 from stdpwidgets.core.traces import add_spikes, advance_trace
 from stdpwidgets.core.triplet import TripletRule
@@ -175,6 +175,59 @@ def test_spikes_too_large_for_the_bounds_are_scanned_and_a_real_overflow_changes
     with pytest.raises(ValueError, match="not finite|NaN or infinite"):
         learner.step(pre[3] * 1e19, post[3] * 1e19)
     assert scans.calls == 2
+    assert torch.equal(layer.weight, weight) and learner.steps == steps
+    assert all(torch.equal(learner.traces[n], traces[n]) for n in traces)
+    if grad is not None:
+        assert torch.equal(layer.weight.grad, grad)
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+@pytest.mark.parametrize("rule_name", list(RULES))
+@pytest.mark.parametrize("update", ["in-place", "grad"])
+@pytest.mark.parametrize("path", [event_run.UpdatePath.SEQUENTIAL, event_run.UpdatePath.SPARSE])
+def test_a_run_known_finite_sums_nothing_per_event_and_equals_a_checked_run(monkeypatch, kind, rule_name, update,
+                                                                              path):
+    """run() takes the step's bounds over the whole run: known finite, its events add nothing
+    to the finiteness checksum, and the result is the checked run's bit for bit."""
+    if path is event_run.UpdatePath.SPARSE and kind == "conv":
+        pytest.skip("the sparse path is nn.Linear's")
+    pre, post = _spikes(kind, steps=20, batch=1 if path is event_run.UpdatePath.SPARSE else 4)
+    known, twin = _layers(kind)
+    twin.load_state_dict(known.state_dict())
+    results = []
+    original = event_run._updates_stay_finite
+    for layer, knows in ((known, True), (twin, False)):
+        learner = STDPLearner(layer, RULES[rule_name], dt=1.0, update=update)
+        learner.step(pre[0], post[0])
+        told = []
+        monkeypatch.setattr(event_run, "_updates_stay_finite",
+                            lambda *a: told.append(original(*a) and knows) or told[-1])
+        with event_run.forced_path(path):
+            learner.run(pre[1:], post[1:])
+        assert told == [knows]
+        results.append((layer.weight.detach().clone(), layer.weight.grad, learner.traces))
+    (w_fast, g_fast, t_fast), (w_checked, g_checked, t_checked) = results
+    assert torch.equal(w_fast, w_checked)
+    if update == "grad":
+        assert torch.equal(g_fast, g_checked)
+    assert all(torch.equal(t_fast[n], t_checked[n]) for n in t_fast)
+
+
+@pytest.mark.parametrize("update", ["in-place", "grad"])
+def test_a_run_with_spikes_too_large_for_the_bounds_is_checked_and_a_real_overflow_changes_nothing(update):
+    layer = _layers("linear")[0]  # float32
+    rule = STDPRule(16.8, 33.7, a_plus=200.0, a_minus=0.0, w_min=0.0, w_max=1.0)
+    learner = STDPLearner(layer, rule, dt=1.0, update=update)
+    pre, post = _spikes("linear")
+    learner.run(pre[:4], post[:4])
+    assert event_run._updates_stay_finite(learner, pre[:4], post[:4])
+    weight, traces, steps = layer.weight.detach().clone(), dict(learner.traces), learner.steps
+    grad = None if layer.weight.grad is None else layer.weight.grad.clone()
+    big_pre, big_post = pre[4:8] * 1e19, post[4:8] * 1e19
+    learner._check_spikes(big_pre, big_post, time_axis=True)
+    assert not event_run._updates_stay_finite(learner, big_pre, big_post)
+    with pytest.raises(ValueError, match="not finite|NaN or infinite"):
+        learner.run(big_pre, big_post)
     assert torch.equal(layer.weight, weight) and learner.steps == steps
     assert all(torch.equal(learner.traces[n], traces[n]) for n in traces)
     if grad is not None:

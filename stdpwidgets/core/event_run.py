@@ -159,7 +159,7 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     # them per event).
     counts = (pre_seq.dtype != torch.bool or post_seq.dtype != torch.bool) \
         and not learner._traces_stay_finite(learner._run_trace_bound(steps))
-    sparse = _SparseState(learner, w, path)
+    sparse = _SparseState(learner, w, path, finite=not counts and _updates_stay_finite(learner, pre_seq, post_seq))
     traces, last_step = start, -1  # traces right after step last_step
     parts = []  # per chunk: (weights after each event, traces after each event)
     # large traces: event by event, as step() computes them (the chunked recurrence costs a
@@ -244,18 +244,35 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     return _expand_history(learner, total, steps, event_steps, w_first, start, parts), w, end
 
 
+def _updates_stay_finite(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor) -> bool:
+    """Whether the bounds :meth:`STDPLearner.step` uses to skip its scan of the weight, taken
+    over the whole run (its largest spikes, a bound on every trace during it), show that every
+    event's update of a weight within the rule's bounds stays finite."""
+    update, steps = learner._update, pre_seq.shape[0]
+    if not steps:
+        return False
+    trace_max = learner._run_trace_bound(steps)
+    read = {name: trace_max for name, _ in learner._read_after_spikes}
+    term_max = learner.rule.term_bounds(learner._spike_max["pre"], learner._spike_max["post"], read)
+    count = max(pre_seq[0].numel(), post_seq[0].numel())
+    return update._stays_finite(learner.layer.weight, update.change_bound(count, term_max), ())
+
+
 class _SparseState:
     """Whether the working weight is known finite and within the bounds (``inside``: true after
     any clipped event; checked once at the start, with one host sync, where it matters), and so
     whether the sparse path may serve events (``allowed``: the learner allows it and the
     weights it does not touch need no clip); ``inside`` also spares a weight-dependent rule the
-    clamps of its factors."""
+    clamps of its factors, and with ``finite`` (every update of the run bounded on the host,
+    :func:`_updates_stay_finite`) the per-event sums for the finiteness check."""
 
-    def __init__(self, learner, w: torch.Tensor, path: UpdatePath):
+    def __init__(self, learner, w: torch.Tensor, path: UpdatePath, finite: bool = False):
         update, rule = learner._update, learner.rule
-        self.forced = path is UpdatePath.SPARSE
+        self.forced, self.finite = path is UpdatePath.SPARSE, finite
         allowed = update.sparse_capable and path in (UpdatePath.SEQUENTIAL, UpdatePath.SPARSE)
-        self.inside = (allowed or not rule.weight_independent) and sparse_linear.weight_ready(rule, w)
+        # (grad mode: the weight stays, so one check serves every event's finiteness)
+        wanted = allowed or not rule.weight_independent or (finite and learner.update == "grad")
+        self.inside = wanted and sparse_linear.weight_ready(rule, w)
         self.allowed = allowed and self.inside
         if self.forced and not self.allowed:
             raise ValueError("UpdatePath.SPARSE needs an nn.Linear learner whose weight is within its bounds")
@@ -322,10 +339,13 @@ def _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse
     work = None if in_place else update.buffer("old", w)
     for terms_k in events:
         hit = sparse.allowed and sparse_linear.touched(learner.layer, terms_k, force=sparse.forced)
+        # a weight within its bounds whose every update is bounded stays finite: nothing to sum
+        known_finite = sparse.inside and sparse.finite
         if hit:
             rows, cols = hit
             new_rows, new_cols, old_rows, old_cols = sparse_linear.sparse_change(update, w, terms_k, batch, rows, cols)
-            checksum = checksum + new_rows.sum() + new_cols.sum()
+            if not known_finite:
+                checksum = checksum + new_rows.sum() + new_cols.sum()
             update.clip_(new_rows)
             update.clip_(new_cols)
             if in_place:
@@ -334,13 +354,15 @@ def _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse
                 sparse_linear.add_change_(total, rows, cols, new_rows, new_cols, old_rows, old_cols)
         elif in_place:
             update.add_raw_(w, terms_k, batch, inside=sparse.inside)
-            checksum = checksum + w.sum()  # before the clip, which would hide an inf
+            if not known_finite:
+                checksum = checksum + w.sum()  # before the clip, which would hide an inf
             update.clip_(w)
             sparse.inside = sparse.inside or learner.rule.bounded  # clipped (a NaN fails the checksum)
         else:  # grad mode with bounds: each event's bounded change from the fixed weight
             work.copy_(w)
             update.add_raw_(work, terms_k, batch, w=w, inside=sparse.inside)
-            checksum = checksum + work.sum()
+            if not known_finite:
+                checksum = checksum + work.sum()
             total.add_(update.clip_(work).sub_(w))
         if record:
             after.append(w.clone() if in_place else w)
