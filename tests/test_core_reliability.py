@@ -334,6 +334,46 @@ def test_run_out_of_memory_while_recording_changes_nothing(monkeypatch):
     assert_untouched(learner, before)
 
 
+UNBOUNDED_RULE = STDPRule(16.8, 33.7, 0.01, 0.0105)
+PATHS = {"sequential": (event_run.UpdatePath.SEQUENTIAL, RULE, 2), "sparse": (event_run.UpdatePath.SPARSE, RULE, 2),
+         "multiplicative": (event_run.UpdatePath.SEQUENTIAL, MULT, 2),
+         "scan": (event_run.UpdatePath.SCAN, RULE, 2), "summed": (event_run.UpdatePath.SUMMED, UNBOUNDED_RULE, 2)}
+INTERRUPTIONS = [(name, "mid-run") for name in ("sequential", "sparse", "multiplicative")] + \
+    [(name, "at-the-end") for name in PATHS]
+
+
+@pytest.mark.parametrize("name,where", INTERRUPTIONS, ids=[f"{n}-{w}" for n, w in INTERRUPTIONS])
+def test_a_run_interrupted_after_it_moved_the_weight_restores_it(monkeypatch, name, where):
+    """run() updates an in-place weight where it lies, as step() does: interrupted (here by
+    Ctrl-C) after events already moved it, mid-run or at its final check, everything is as
+    it was, and the same run then goes through."""
+    path, rule, batch = PATHS[name]
+    learner = primed(rule)
+    before = snapshot(learner)
+    g = torch.Generator().manual_seed(2)
+    pre, post = torch.rand(30, batch, 4, generator=g) < 0.5, torch.rand(30, batch, 3, generator=g) < 0.5
+    moved = []
+
+    def interrupt(*args):
+        moved.append(not torch.equal(learner.layer.weight.detach(), before[0]))
+        raise KeyboardInterrupt
+
+    if where == "mid-run":  # at the fourth event's clip: three events have moved the weight
+        calls, clip = [], learner._update.clip_
+        monkeypatch.setattr(learner._update, "clip_",
+                            lambda w: interrupt() if calls.append(1) or len(calls) == 4 else clip(w))
+    else:
+        monkeypatch.setattr(event_run, "check_finite", interrupt)
+    with event_run.forced_path(path), pytest.raises(KeyboardInterrupt):
+        learner.run(pre, post)
+    assert moved == [path is not event_run.UpdatePath.SCAN]  # (the scan composes into a tensor of its own)
+    assert_untouched(learner, before)
+    monkeypatch.undo()
+    with event_run.forced_path(path):
+        learner.run(pre, post)
+    assert learner.steps == before[3] + 30 and not torch.equal(learner.layer.weight.detach(), before[0])
+
+
 def test_a_history_larger_than_memory_is_refused_up_front():
     learner = STDPLearner(nn.Linear(100, 100, bias=False), RULE)
     before = snapshot(learner)

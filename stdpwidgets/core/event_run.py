@@ -19,8 +19,9 @@ one of four paths (:class:`UpdatePath`), chosen by :func:`choose_path`:
 ``SPARSE``
     ``SEQUENTIAL`` with the sparse path forced for every event (for tests).
 
-Nothing of the learner changes here: :func:`run_events` returns the result, the final weight
-and the final traces, and the learner commits them together.
+In place, the events change the layer's weight where it lies, as :meth:`STDPLearner.step`
+does, and :func:`run_events` restores it if anything fails; nothing else of the learner changes
+here: it returns the result and the final traces, and the learner commits them.
 """
 
 from __future__ import annotations
@@ -111,7 +112,26 @@ def _spiking(seq: torch.Tensor) -> torch.Tensor:
 
 
 def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool, path: Optional[UpdatePath] = None):
-    """The whole run without changing the learner: (dw or history, final weight, final traces).
+    """The whole run: (dw or history, final traces). In place, the layer's weight is updated
+    (restored as it was if anything fails); nothing else of the learner changes.
+
+    ``path`` forces an :class:`UpdatePath` (see :func:`_events`).
+    """
+    weight = learner.layer.weight.detach()
+    saved = weight.clone() if learner.update == "in-place" else None
+    try:
+        return _events(learner, pre_seq, post_seq, record, path, saved)
+    except BaseException:
+        if saved is not None:
+            weight.copy_(saved)
+        raise
+
+
+def _events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool, path: Optional[UpdatePath],
+            saved: Optional[torch.Tensor]):
+    """The whole run, an in-place weight changed where it lies (``saved``: its copy, which
+    :func:`run_events` restores on failure and which becomes the change at the very end):
+    (dw or history, final traces).
 
     ``path`` forces an :class:`UpdatePath` (tests pin each one); default :func:`choose_path`.
     A forced ``SUMMED`` falls back to ``SEQUENTIAL`` where updates interact (clipped or
@@ -143,17 +163,20 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     if path is UpdatePath.SCAN or record:
         per_event += 8 * weight.numel()  # the correlations and maps (or the recorded weights)
     chunk = max(1, CHUNK_ELEMENTS // per_event)
-    w_start = weight.detach().clone()
+    in_place = learner.update == "in-place"
+    live = w = weight.detach()
+    # in place, the events change the weight itself, as step() does, and w_start is the copy
+    # that restores it if anything fails (run_events); grad mode only reads the weight
+    w_start = saved if in_place else w
+    checksum = w_start.sum()  # NaN/inf propagate through sums: no sync per event
     # every step clips in place, silent ones included: a weight set outside the bounds is
     # clipped by a silent first step (a no-op for weights within them); an event at the
     # first step moves the unclipped weight and clips the result, as step() does
     silent_first = steps and (n_events == 0 or int(event_steps[0]) > 0)
-    in_place = learner.update == "in-place"
-    w = rule.clip(w_start) if silent_first and in_place else w_start
-    w_first = w
-    w = w.clone() if in_place else w  # the working copy the events change in place
-    total = torch.zeros_like(w)
-    checksum = w_start.sum()  # NaN/inf propagate through sums: no sync per event
+    if silent_first and in_place:
+        update.clip_(w)
+    w_first = w.clone() if record and in_place else w
+    total = None if in_place else torch.zeros_like(w)  # in place: w - w_start at the end
     # Spike counts could overflow the traces. Their host-side bound usually shows they cannot;
     # only when it does not are the traces summed into the checksum as well (one more pass over
     # them per event).
@@ -173,9 +196,10 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
             if path is UpdatePath.SUMMED:
                 change = _summed_events(update, w, events, batch)
                 checksum = checksum + change.sum()
-                total += change
                 if in_place:
                     w.add_(change)
+                else:
+                    total += change
                 w_events = w.expand(at.numel(), *w.shape) if record else None  # (grad mode: w stays)
             else:
                 w, w_events, checksum = _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse)
@@ -214,9 +238,10 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
                 change = update.raw(w, flat, batch)
                 w_events = w.expand(at.numel(), *w.shape) if record else None  # grad mode: w stays
             checksum = checksum + change.sum()
-            total += change
             if in_place:
                 w.add_(change)
+            else:
+                total += change
         else:
             done = path is UpdatePath.SCAN and in_place and _scan_chunk(learner, w, terms, batch, record)
             if done:
@@ -231,17 +256,21 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     if in_place:
         checksum = checksum + w.sum()
     check_finite(math.isfinite(checksum.item()), "weight update of this run")
+    if in_place and w is not live:
+        w = live.copy_(w)  # the scan's result is a tensor of its own
     if learner.update == "grad" and rule.bounded:
         # a silent step's bounded change clip(w) - w (non-zero only outside the bounds)
         total += (steps - n_events) * (rule.clip(w_start) - w_start)
-    elif in_place:
-        total = w - w_start
     # decay from the last event to the end of the run
     tail = steps - 1 - last_step
     end = {n: (t * learner._factors[n] ** tail).clone() for n, t in traces.items()}
     if not record:
-        return total, w, end
-    return _expand_history(learner, total, steps, event_steps, w_first, start, parts), w, end
+        if in_place:  # the last thing done: the restore copy becomes the change
+            total = torch.sub(w, w_start, out=w_start)
+        return total, end
+    if in_place:
+        total = w - w_start
+    return _expand_history(learner, total, steps, event_steps, w_first, start, parts), end
 
 
 def _updates_stay_finite(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor) -> bool:

@@ -963,7 +963,6 @@ class STDPLearner:
         pre_seq, post_seq = self._check_spikes(pre_seq, post_seq, time_axis=True)
         if not isinstance(record, bool):
             raise TypeError(f"record must be True or False, got {record!r}")
-        weight = self.layer.weight
         steps = pre_seq.shape[0]
         rewards = self._reward_sequence(reward, steps)
         if record:
@@ -975,7 +974,7 @@ class STDPLearner:
                                               self._run_trace_bound(steps))
         try:
             with torch.no_grad():
-                result, w_end, end = event_run.run_events(self, pre_seq, post_seq, record)
+                result, end = event_run.run_events(self, pre_seq, post_seq, record)  # in place: weight updated
         except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
             if not isinstance(err, MemoryError) and not _is_allocation_error(err):
                 raise
@@ -988,8 +987,6 @@ class STDPLearner:
             with torch.no_grad():
                 if self.update == "grad":
                     self._update.add_to_grad(result.dw if record else result)
-                else:
-                    weight.copy_(w_end)
             self._traces = end
             self.steps += steps
             self._measure_trace_bounds()
