@@ -267,6 +267,16 @@ def _work_out_output_shape(layer: nn.modules.conv._ConvNd, pre_shape: Shape) -> 
     return (pre_shape[0], layer.out_channels, *out)
 
 
+_PLACEHOLDERS: Dict[tuple, torch.Tensor] = {}
+
+
+def _weight_placeholder(weight_shape: Tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """A tensor of the weight's shape, dtype and device that holds one element (expanded):
+    convolution_backward reads only its shape; kept per shape (making one costs ~10 us)."""
+    key = (weight_shape, like.dtype, like.device)
+    return _cached(_PLACEHOLDERS, key, lambda: like.new_empty(1).expand(weight_shape))
+
+
 def _weight_gradient(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, post: torch.Tensor,
                      weight_shape: Sequence[int], groups: int) -> torch.Tensor:
     """The convolution's weight-gradient for presynaptic ``pre`` and "output gradient" ``post``,
@@ -274,7 +284,7 @@ def _weight_gradient(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, post: to
     geometry = _conv_geometry(layer)
     if geometry.pre_pad is not None:
         pre = F.pad(pre, geometry.pre_pad, mode=geometry.pad_mode)
-    placeholder = post.new_empty(1).expand(weight_shape)  # only its shape is read
+    placeholder = _weight_placeholder(tuple(weight_shape), post)
     with full_precision(pre):
         return _CONV_WEIGHT_GRADIENT(post, pre, placeholder, None, geometry.stride, geometry.padding,
                                      geometry.dilation, False, [0] * len(geometry.stride), groups,
