@@ -499,3 +499,17 @@ def test_the_spiking_steps_of_count_spikes_come_from_their_checks(monkeypatch):
     assert runner._busy_steps["post"][1].tolist() == [bool(post[t].any()) for t in range(post.shape[0])]
     runner.run(pre.bool(), post.bool())  # bools: one scan of each
     assert scans.calls == 2
+
+
+def test_one_sample_touches_its_own_non_zeros_as_a_batch_would():
+    """Batch 1 reads the touched rows and columns off the sample's non-zeros directly; they are
+    what the batch rule (|x|.amax over the batch != 0) gives, NaN counted, -0.0 not."""
+    layer = nn.Linear(6, 5, bias=False)
+    p_post = torch.tensor([[0.0, 2.0, float("nan"), -0.0, 0.5]])
+    d_pre = torch.tensor([[1.0, 0.0, 0.0, -0.0, float("inf"), 3.0]])
+    terms = (torch.ones(1, 6), p_post, d_pre, torch.ones(1, 5))
+    rows, cols = sparse_linear.touched(layer, terms, force=True)
+    assert rows.tolist() == [1, 2, 4] and cols.tolist() == [0, 4, 5]
+    doubled = tuple(torch.cat([t, torch.zeros_like(t)]) for t in terms)  # batch 2: the same touches
+    rows2, cols2 = sparse_linear.touched(layer, doubled, force=True)
+    assert torch.equal(rows, rows2) and torch.equal(cols, cols2)
