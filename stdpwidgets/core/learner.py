@@ -935,10 +935,12 @@ class STDPLearner:
         """Advance ``T`` steps at once; equivalent to ``T`` calls of :meth:`step`, but faster.
 
         The run is event-driven: only steps with a spike somewhere (events) cost anything
-        beyond one scan of the spikes. Traces at the events come from a vectorised
-        recurrence over the gaps between them, the correlations of all events from one batched
-        call per chunk of events, and only weight-dependent or clipped in-place updates loop
-        over events (elementwise work only).
+        beyond the checks of the spikes (which also tell the events apart). On small layers
+        the traces at the events come from a vectorised recurrence over the gaps between them
+        and the correlations of a chunk of events from one batched call; on large ones each
+        event's traces and correlations are computed as :meth:`step` computes them, without
+        its per-call checks and Python. An in-place weight is updated where it lies, with one
+        copy that restores it if anything fails (see :mod:`~stdpwidgets.core.event_run`).
 
         Parameters
         ----------
