@@ -38,6 +38,8 @@ SPARSE_MAX_FRACTION = 0.05
 
 def _rows(t: torch.Tensor) -> torch.Tensor:
     """(batch x leading axes, features) view of a Linear layer's activity."""
+    if t.dim() == 2:  # the usual (batch, features): nothing to do (a reshape costs ~2 us)
+        return t
     return t.reshape(t.shape[:-1].numel(), t.shape[-1])  # explicit: -1 is ambiguous for 0 features
 
 
