@@ -196,10 +196,7 @@ def _events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool
             if path is UpdatePath.SUMMED:
                 change = _summed_events(update, w, events, batch)
                 checksum = checksum + change.sum()
-                if in_place:
-                    w.add_(change)
-                else:
-                    total += change
+                _add_summed(w, total, change, in_place)
                 w_events = w.expand(at.numel(), *w.shape) if record else None  # (grad mode: w stays)
             else:
                 w, w_events, checksum = _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse)
@@ -238,10 +235,7 @@ def _events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool
                 change = update.raw(w, flat, batch)
                 w_events = w.expand(at.numel(), *w.shape) if record else None  # grad mode: w stays
             checksum = checksum + change.sum()
-            if in_place:
-                w.add_(change)
-            else:
-                total += change
+            _add_summed(w, total, change, in_place)
         else:
             done = path is UpdatePath.SCAN and in_place and _scan_chunk(learner, w, terms, batch, record)
             if done:
@@ -277,14 +271,13 @@ def _updates_stay_finite(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor)
     """Whether the bounds :meth:`STDPLearner.step` uses to skip its scan of the weight, taken
     over the whole run (its largest spikes, a bound on every trace during it), show that every
     event's update of a weight within the rule's bounds stays finite."""
-    update, steps = learner._update, pre_seq.shape[0]
+    steps = pre_seq.shape[0]
     if not steps:
         return False
     trace_max = learner._run_trace_bound(steps)
-    read = {name: trace_max for name, _ in learner._read_after_spikes}
-    term_max = learner.rule.term_bounds(learner._spike_max["pre"], learner._spike_max["post"], read)
-    count = max(pre_seq[0].numel(), post_seq[0].numel())
-    return update._stays_finite(learner.layer.weight, update.change_bound(count, term_max), ())
+    bound = learner._change_bound(max(pre_seq[0].numel(), post_seq[0].numel()),
+                                  {name: trace_max for name, _ in learner._read_after_spikes})
+    return learner._update._stays_finite(learner.layer.weight, bound, ())
 
 
 class _SparseState:
@@ -347,6 +340,15 @@ def _stepwise_terms(learner, pre_seq, post_seq, at, last_step, dtype, counts, re
         if record:
             state["after"].append(after)
         yield rule.correlation_terms(spikes["pre"], spikes["post"], learner._read(decayed, after))
+
+
+def _add_summed(w: torch.Tensor, total: Optional[torch.Tensor], change: torch.Tensor, in_place: bool) -> None:
+    """Apply a chunk's summed change: to the weight in place; in grad mode to the run's total
+    (the weight stays)."""
+    if in_place:
+        w.add_(change)
+    else:
+        total += change
 
 
 def _summed_events(update, w, events, batch) -> torch.Tensor:

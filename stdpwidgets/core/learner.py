@@ -877,8 +877,7 @@ class STDPLearner:
         also_finite = () if safe else tuple(after.values())
         if self._eligibility is None:
             # the same bounds bound the update: when they show it finite, the weight is not scanned
-            term_max = self.rule.term_bounds(self._spike_max["pre"], self._spike_max["post"], read)
-            dw = self._update.step(weight, terms, batch, also_finite, self._update.change_bound(count, term_max))
+            dw = self._update.step(weight, terms, batch, also_finite, self._change_bound(count, read))
         else:
             dw, self._eligibility.trace = self._update.reward_step(
                 weight, terms, batch, also_finite, self._eligibility, reward)
@@ -894,6 +893,14 @@ class STDPLearner:
         else:  # read back in batches: no host sync per step on a GPU
             self._note_post_spikes(event_run._spiking(post.unsqueeze(0)))
         return dw
+
+    def _change_bound(self, count: int, read: Mapping[str, float]) -> float:
+        """Upper bound (weight units) on an update's unclipped change from the spikes last
+        checked (their maxima) and ``read``, a bound on each trace as the update reads it, with
+        at most ``count`` products per correlation sum (:meth:`Rule.term_bounds`,
+        :meth:`WeightUpdate.change_bound`); inf when the rule cannot bound its terms."""
+        term_max = self.rule.term_bounds(self._spike_max["pre"], self._spike_max["post"], read)
+        return self._update.change_bound(count, term_max)
 
     def _refuse_overflowing_products(self, count: int, trace_max: float) -> None:
         """Refuse, before anything changes, spikes so large that a correlation's products and
