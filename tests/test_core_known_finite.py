@@ -12,6 +12,7 @@ import math
 import pytest
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from stdpwidgets import STDPLearner, STDPRule
 from stdpwidgets.core import event_run, weight_update
@@ -211,6 +212,81 @@ def test_a_run_known_finite_sums_nothing_per_event_and_equals_a_checked_run(monk
     if update == "grad":
         assert torch.equal(g_fast, g_checked)
     assert all(torch.equal(t_fast[n], t_checked[n]) for n in t_fast)
+
+
+class WeightSums(TorchFunctionMode):
+    """Counts sums over tensors shaped like ``shape`` (the finiteness checksum's sums of the
+    weight) while passing every call through."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape, self.calls = tuple(shape), 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") == "sum" and args and getattr(args[0], "shape", None) == self.shape:
+            self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+@pytest.mark.parametrize("update", ["in-place", "grad"])
+def test_a_run_known_finite_sums_no_weight_and_a_checked_run_does(monkeypatch, kind, update):
+    """Known finite (a weight within its bounds, every update bounded on the host), an
+    event-by-event run sums no weight-sized tensor at all, neither at its start and end nor at any event; told
+    nothing is known, the same run sums the weight, with the same result bit for bit."""
+    pre, post = _spikes(kind, steps=20, batch=1 if kind == "linear" else 4)
+    results = []
+    original = event_run._updates_stay_finite
+    for knows in (True, False):
+        layer = _layers(kind)[0]
+        learner = STDPLearner(layer, RULES["additive"], dt=1.0, update=update)
+        monkeypatch.setattr(event_run, "_updates_stay_finite", lambda *a: original(*a) and knows)
+        sums = WeightSums(layer.weight.shape)
+        with sums, event_run.forced_path(event_run.UpdatePath.SEQUENTIAL):  # (a small weight takes the scan)
+            learner.run(pre, post)
+        assert (sums.calls == 0) == knows, sums.calls
+        results.append(layer.weight.grad if update == "grad" else layer.weight.detach())
+    assert torch.equal(*results)
+
+
+def test_a_run_reuses_the_memory_of_a_dropped_change_and_never_a_held_one():
+    """In place, run() copies the weight (its restore point, which becomes the returned change)
+    into the memory of the last change it handed out once nothing refers to it; a change the
+    caller still holds is never overwritten."""
+    pre, post = _spikes("linear", steps=10)
+    learner = STDPLearner(_layers("linear")[0], RULES["additive"], dt=1.0)
+    held = learner.run(pre[:5], post[:5])
+    copy = held.clone()
+    second = learner.run(pre[5:], post[5:])
+    assert second.data_ptr() != held.data_ptr() and torch.equal(held, copy)
+    address = second.data_ptr()
+    del second
+    third = learner.run(pre[:5], post[:5])
+    assert third.data_ptr() == address  # the dropped change's memory, warm
+    reference = STDPLearner(_layers("linear")[0], RULES["additive"], dt=1.0)
+    for p, q in ((pre[:5], post[:5]), (pre[5:], post[5:])):
+        reference.run(p, q)
+    before = reference.layer.weight.detach().clone()
+    assert torch.equal(third, reference.run(pre[:5], post[:5]))
+    assert torch.equal(learner.layer.weight, reference.layer.weight) and not torch.equal(before, reference.layer.weight)
+
+
+def test_a_run_over_an_infinite_weight_that_a_silent_first_step_clips_still_fails():
+    """A silent first step clips the weight, which turns +inf into w_max: the run must still
+    see the infinite weight it started from, as stepping does, and change nothing."""
+    layer = _layers("linear")[0]
+    with torch.no_grad():
+        layer.weight[2, 3] = math.inf
+    before = layer.weight.detach().clone()
+    pre, post = _spikes("linear", steps=6, batch=1)
+    pre[0], post[0] = 0.0, 0.0
+    learner = STDPLearner(layer, RULES["additive"], dt=1.0)
+    assert event_run._updates_stay_finite(learner, pre, post)
+    with pytest.raises(ValueError, match="not finite"):
+        learner.run(pre, post)
+    assert torch.equal(layer.weight, before) and learner.steps == 0 and learner.traces is None
+    with pytest.raises(ValueError, match="not finite"):
+        learner.step(pre[0], post[0])
 
 
 @pytest.mark.parametrize("update", ["in-place", "grad"])

@@ -428,7 +428,9 @@ def test_factors_of_a_weight_known_within_its_bounds_equal_the_clamped_factors(m
     its soft-bound factors without the clamps at zero, in fewer passes: the steps must be bit
     for bit those of a learner made to clamp them (every other call below is told it cannot
     know)."""
-    rule = STDPRule(16.8, 33.7, 0.05, 0.06, weight_dependence=dependence, mu=0.3, w_min=0.0, w_max=1.0)
+    # (multiplicative with w_min = 0 folds its factors into the correlations: the next test)
+    w_min = -0.25 if dependence == "multiplicative" else 0.0
+    rule = STDPRule(16.8, 33.7, 0.05, 0.06, weight_dependence=dependence, mu=0.3, w_min=w_min, w_max=1.0)
     known, clamped = learner_for(rule, update, seed=4), learner_for(rule, update, seed=4)
     pre, post = trains(3, 0.3, seed=11)
     seen = []
@@ -446,6 +448,69 @@ def test_factors_of_a_weight_known_within_its_bounds_equal_the_clamped_factors(m
     # known from the second step on (grad mode: from the first, by one scan of the weight,
     # which stays put)
     assert seen[0::2] == [update == "grad"] + [True] * (T - 1)
+
+
+@pytest.mark.parametrize("update", ["in-place", "grad"])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+def test_multiplicative_factors_folded_into_the_correlations_equal_the_factors_applied(monkeypatch, update, reduction,
+                                                                                       kind):
+    """Multiplicative with w_min = 0, a weight known within its bounds: the change is
+    a+ w_max P - w (a+ P + a- D), the second correlation adding a+ P as it is written (a GEMM
+    for Linear, the generic form for convolutions). Every step after the first (grad mode:
+    every step) takes that form; the weights equal a learner that applies the factors
+    (w_max - w and w) one by one to a rounding (float64), and the synapse-by-synapse reference."""
+    rule = MULTIPLICATIVE
+
+    def layer():
+        if kind == "linear":
+            return learner_for(rule, seed=4).layer
+        conv = nn.Conv2d(2, 3, 3, padding=1, bias=False).double()
+        with torch.no_grad():
+            conv.weight.copy_(0.2 + 0.6 * torch.rand(conv.weight.shape, generator=torch.Generator().manual_seed(4),
+                                                     dtype=torch.float64))
+        return conv
+
+    folded, factored = (STDPLearner(layer(), rule, dt=1.0, update=update, reduction=reduction) for _ in range(2))
+    w0 = folded.layer.weight.detach().clone()
+    if kind == "linear":
+        pre, post = trains(3, 0.3, seed=11)
+    else:
+        g = torch.Generator().manual_seed(11)
+        pre, post = torch.rand(T, 3, 2, 5, 5, generator=g) < 0.3, torch.rand(T, 3, 3, 5, 5, generator=g) < 0.3
+    spy = Spy(monkeypatch, type(folded._update), "_add_folded_")
+    original = type(folded._update).add_raw_
+
+    def unfolded(self, work, terms, batch, w=None, inside=False):  # the factors' own passes, clamped
+        return original(self, work, terms, batch, w, False)
+
+    for t in range(T):
+        folded.step(pre[t], post[t])
+        with monkeypatch.context() as m:
+            m.setattr(type(factored._update), "add_raw_", unfolded)
+            factored.step(pre[t], post[t])
+    assert spy.calls == (T if update == "grad" else T - 1)
+    got, expected = result_of(folded), result_of(factored)
+    assert not torch.equal(got, w0)
+    torch.testing.assert_close(got, expected, rtol=1e-14, atol=1e-15)  # a rounding of |got| up to ~20
+    if reduction == "sum" and kind == "linear":  # the reference sums over the batch
+        reference = naive_pair_rule(rule, w0.numpy(), pre.numpy(), post.numpy(), update=update)
+        assert torch.allclose(got, reference, rtol=0, atol=1e-12)
+
+
+def test_a_weight_outside_its_bounds_is_not_folded(monkeypatch):
+    """The folded form equals the clamped factors only within the bounds: a weight set outside
+    them takes the clamped factors, as the other learner does, bit for bit."""
+    folded, factored = learner_for(MULTIPLICATIVE, seed=4), learner_for(MULTIPLICATIVE, seed=4)
+    pre, post = trains(1, 0.3, seed=12)
+    for learner in (folded, factored):
+        learner.step(pre[0], post[0])
+        with torch.no_grad():
+            learner.layer.weight[0, :5] = 1.5
+            learner.layer.weight[1, :5] = -0.5
+    spy = Spy(monkeypatch, type(folded._update), "_add_folded_")
+    assert torch.equal(folded.step(pre[1], post[1]), factored.step(pre[1], post[1]))
+    assert spy.calls == 0
 
 
 def test_large_traces_take_no_scan():

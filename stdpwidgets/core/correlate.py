@@ -50,6 +50,10 @@ class LayerKind:
         ``out <- correlate(layer, pre, post)``, written straight into ``out`` (``mm`` with
         ``out=`` for Linear: no pass to clear it first, no temporary). Default: through
         ``correlate``.
+    combine_into : callable(layer, out, base, beta, pre, post, alpha) -> None, optional
+        ``out <- beta * base + alpha * correlate(layer, pre, post)`` (``out`` distinct from
+        ``base``), in one call where the kernel allows it (``addmm`` for Linear). Default:
+        through ``correlate``.
     """
 
     output_shape: Callable[[nn.Module, Shape], Shape]
@@ -57,6 +61,7 @@ class LayerKind:
     correlate_steps: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
     accumulate_into: Optional[Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor, float], None]] = None
     overwrite_into: Optional[Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], None]] = None
+    combine_into: Optional[Callable[..., None]] = None
 
     def accumulate(self, layer: nn.Module, out: torch.Tensor, pre: torch.Tensor, post: torch.Tensor, alpha: float) -> None:
         """``out += alpha * C(pre, post)`` in place (``out`` shaped like the weight)."""
@@ -71,6 +76,14 @@ class LayerKind:
             self.overwrite_into(layer, out, pre, post)
         else:
             out.copy_(self.correlate(layer, pre, post))
+
+    def combine(self, layer: nn.Module, out: torch.Tensor, base: torch.Tensor, beta: float, pre: torch.Tensor,
+                post: torch.Tensor, alpha: float) -> None:
+        """``out <- beta * base + alpha * C(pre, post)`` (``out`` shaped like the weight, not ``base``)."""
+        if self.combine_into is not None:
+            self.combine_into(layer, out, base, beta, pre, post, alpha)
+        else:
+            torch.mul(self.correlate(layer, pre, post), alpha, out=out).add_(base, alpha=beta)
 
 
 LAYER_KINDS: Dict[Type[nn.Module], LayerKind] = {}
@@ -151,9 +164,18 @@ def _linear_overwrite(layer: nn.Linear, out: torch.Tensor, pre: torch.Tensor, po
         torch.mm(post.reshape(rows, layer.out_features).t(), pre.reshape(rows, layer.in_features), out=out)
 
 
+def _linear_combine(layer: nn.Linear, out: torch.Tensor, base: torch.Tensor, beta: float, pre: torch.Tensor,
+                    post: torch.Tensor, alpha: float) -> None:
+    rows = pre.shape[:-1].numel()
+    with full_precision(pre):
+        torch.addmm(base, post.reshape(rows, layer.out_features).t(), pre.reshape(rows, layer.in_features),
+                    beta=beta, alpha=alpha, out=out)
+
+
 register_layer_kind(
     nn.Linear,
-    LayerKind(_linear_output_shape, _linear_correlate, _linear_correlate_steps, _linear_accumulate, _linear_overwrite),
+    LayerKind(_linear_output_shape, _linear_correlate, _linear_correlate_steps, _linear_accumulate, _linear_overwrite,
+              _linear_combine),
 )
 
 # ----------------------------------------------------------------------------- nn.ConvNd
@@ -172,6 +194,7 @@ class _ConvGeometry:
     padding: List[int]  # the padding left to the kernel
     stride: List[int]
     dilation: List[int]
+    output_padding: List[int]  # zeros: the kernel's argument, made once
 
 
 def _cached(cache: dict, key: tuple, work_out: Callable[[], Any]) -> Any:
@@ -214,7 +237,7 @@ def _make_geometry(layer: nn.modules.conv._ConvNd) -> _ConvGeometry:
     else:
         pre_pad, padding = [p for left_right in reversed(pads) for p in left_right], [0] * n
     mode = "constant" if layer.padding_mode == "zeros" else layer.padding_mode
-    return _ConvGeometry(tuple(pads), pre_pad, mode, padding, list(layer.stride), list(layer.dilation))
+    return _ConvGeometry(tuple(pads), pre_pad, mode, padding, list(layer.stride), list(layer.dilation), [0] * n)
 
 
 def _conv_pads(layer: nn.modules.conv._ConvNd) -> Tuple[Tuple[int, int], ...]:
@@ -287,7 +310,7 @@ def _weight_gradient(layer: nn.modules.conv._ConvNd, pre: torch.Tensor, post: to
     placeholder = _weight_placeholder(tuple(weight_shape), post)
     with full_precision(pre):
         return _CONV_WEIGHT_GRADIENT(post, pre, placeholder, None, geometry.stride, geometry.padding,
-                                     geometry.dilation, False, [0] * len(geometry.stride), groups,
+                                     geometry.dilation, False, geometry.output_padding, groups,
                                      [False, True, False])[1]
 
 

@@ -68,6 +68,14 @@ class WeightDependence:
         raise AssertionError(f"unhandled weight dependence {self.name!r}")
 
 
+    def folds_into_correlations(self, w_min: float) -> bool:
+        """Whether, for weights within the bounds, the change is
+        ``a+ w_max P - w * (a+ P + a- D)``: multiplicative with ``w_min = 0``, where
+        ``f_plus = w_max - w`` and ``f_minus = w``. Then ``a+ P + a- D`` comes out of the
+        second correlation itself (a GEMM adds ``beta`` times the first one as it writes), and
+        the update is two elementwise passes instead of four."""
+        return self.name == "multiplicative" and w_min == 0.0
+
     def factor_bounds(self, w_min: float, w_max: float) -> Optional[Tuple[float, float]]:
         """Upper bounds on ``(|f_plus(w)|, |f_minus(w)|)`` over weights in ``[w_min, w_max]``
         (dimensionless), or None when they cannot be known (a custom dependence, or a soft bound

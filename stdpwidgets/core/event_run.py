@@ -118,7 +118,9 @@ def run_events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: b
     ``path`` forces an :class:`UpdatePath` (see :func:`_events`).
     """
     weight = learner.layer.weight.detach()
-    saved = weight.clone() if learner.update == "in-place" else None
+    # the copy goes into the memory of the last dw handed out when nothing refers to it any more
+    # (warm: a fresh weight-sized tensor costs page faults worth a GEMM on a CPU)
+    saved = learner._update.output(weight).copy_(weight) if learner.update == "in-place" else None
     try:
         return _events(learner, pre_seq, post_seq, record, path, saved)
     except BaseException:
@@ -168,21 +170,28 @@ def _events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool
     # in place, the events change the weight itself, as step() does, and w_start is the copy
     # that restores it if anything fails (run_events); grad mode only reads the weight
     w_start = saved if in_place else w
-    checksum = w_start.sum()  # NaN/inf propagate through sums: no sync per event
-    # every step clips in place, silent ones included: a weight set outside the bounds is
-    # clipped by a silent first step (a no-op for weights within them); an event at the
-    # first step moves the unclipped weight and clips the result, as step() does
-    silent_first = steps and (n_events == 0 or int(event_steps[0]) > 0)
-    if silent_first and in_place:
-        update.clip_(w)
-    w_first = w.clone() if record and in_place else w
-    total = None if in_place else torch.zeros_like(w)  # in place: w - w_start at the end
     # Spike counts could overflow the traces. Their host-side bound usually shows they cannot;
     # only when it does not are the traces summed into the checksum as well (one more pass over
     # them per event).
     counts = (pre_seq.dtype != torch.bool or post_seq.dtype != torch.bool) \
         and not learner._traces_stay_finite(learner._run_trace_bound(steps))
     sparse = _SparseState(learner, w, path, finite=not counts and _updates_stay_finite(learner, pre_seq, post_seq))
+    # a weight known finite and within its bounds, whose every event is bounded on the host
+    # and checked by its own path (the event-by-event ones), needs no sum at all; otherwise
+    # NaN/inf propagate through sums: no sync per event
+    known_finite = sparse.inside and sparse.finite and path in (UpdatePath.SEQUENTIAL, UpdatePath.SPARSE)
+    checksum = w_start.new_zeros(()) if known_finite else w_start.sum()
+    # every step clips in place, silent ones included: a weight set outside the bounds is
+    # clipped by a silent first step (a no-op for weights within them); an event at the
+    # first step moves the unclipped weight and clips the result, as step() does
+    silent_first = steps and (n_events == 0 or int(event_steps[0]) > 0)
+    if silent_first and in_place:
+        update.clip_(w)
+        if not sparse.inside:
+            sparse.look(w)  # clipped: within the bounds now, unless NaN (the checksum has its inf)
+    sparse.check_forced()
+    w_first = w.clone() if record and in_place else w
+    total = None if in_place else torch.zeros_like(w)  # in place: w - w_start at the end
     traces, last_step = start, -1  # traces right after step last_step
     parts = []  # per chunk: (weights after each event, traces after each event)
     # large traces: event by event, as step() computes them (the chunked recurrence costs a
@@ -247,11 +256,13 @@ def _events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool
         if record:
             parts.append((w_events, after))
         traces, last_step = {n: t[-1] for n, t in after.items()}, int(at[-1])
-    if in_place:
+    if in_place and not known_finite:
         checksum = checksum + w.sum()
     check_finite(math.isfinite(checksum.item()), "weight update of this run")
     if in_place and w is not live:
         w = live.copy_(w)  # the scan's result is a tensor of its own
+    if in_place and steps:  # every step clipped it (an unbounded rule has nothing to clip) and it is finite
+        update._ready_as = update._readiness_key(live)
     if learner.update == "grad" and rule.bounded:
         # a silent step's bounded change clip(w) - w (non-zero only outside the bounds)
         total += (steps - n_events) * (rule.clip(w_start) - w_start)
@@ -289,13 +300,23 @@ class _SparseState:
     :func:`_updates_stay_finite`) the per-event sums for the finiteness check."""
 
     def __init__(self, learner, w: torch.Tensor, path: UpdatePath, finite: bool = False):
+        self._learner, self.finite = learner, finite
+        self.forced = path is UpdatePath.SPARSE
+        self._allowed = learner._update.sparse_capable and path in (UpdatePath.SEQUENTIAL, UpdatePath.SPARSE)
+        self.look(w)
+
+    def look(self, w: torch.Tensor) -> None:
+        """Learn whether ``w`` is finite and within the bounds (again after the weight changed)."""
+        learner = self._learner
         update, rule = learner._update, learner.rule
-        self.forced, self.finite = path is UpdatePath.SPARSE, finite
-        allowed = update.sparse_capable and path in (UpdatePath.SEQUENTIAL, UpdatePath.SPARSE)
-        # (grad mode: the weight stays, so one check serves every event's finiteness)
-        wanted = allowed or not rule.weight_independent or (finite and learner.update == "grad")
-        self.inside = wanted and sparse_linear.weight_ready(rule, w)
-        self.allowed = allowed and self.inside
+        # (with every update bounded, one check spares the run all its finiteness sums)
+        wanted = self._allowed or not rule.weight_independent or self.finite
+        # known without a scan when the update left it so and nothing changed it since
+        self.inside = wanted and (update._ready_as == update._readiness_key(w) or sparse_linear.weight_ready(rule, w))
+        self.allowed = self._allowed and self.inside
+
+    def check_forced(self) -> None:
+        """Refuse a forced ``SPARSE`` path that cannot serve this run."""
         if self.forced and not self.allowed:
             raise ValueError("UpdatePath.SPARSE needs an nn.Linear learner whose weight is within its bounds")
 

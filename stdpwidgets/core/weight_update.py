@@ -34,7 +34,7 @@ from torch import nn
 
 from . import sparse_linear
 
-__all__ = ["WeightUpdate", "NOT_FINITE"]
+__all__ = ["WeightUpdate", "NOT_FINITE", "largest"]
 
 NOT_FINITE = (
     "the {what} is not finite (NaN or inf, or beyond the weight dtype's range); "
@@ -79,6 +79,18 @@ def reusable(holder: Dict[str, torch.Tensor], key: str, like: torch.Tensor) -> t
             and previous.dtype == like.dtype and _unshared(previous):
         return previous
     return torch.empty(like.shape, dtype=like.dtype, device=like.device)
+
+
+_LARGEST: Dict[torch.dtype, float] = {}
+
+
+def largest(dtype: torch.dtype) -> float:
+    """The largest finite value of a float dtype (``torch.finfo(dtype).max``, kept: a finfo
+    costs a microsecond, asked a few times a step)."""
+    value = _LARGEST.get(dtype)
+    if value is None:
+        value = _LARGEST[dtype] = torch.finfo(dtype).max
+    return value
 
 
 def all_finite(tensors: Sequence[torch.Tensor]) -> bool:
@@ -217,6 +229,9 @@ class WeightUpdate:
         if self._accumulates:
             self._accumulate_(work, terms, batch)
             return
+        if inside and self.group is None and self.rule.dependence.folds_into_correlations(self.rule.w_min):
+            self._add_folded_(work, work if w is None else w, terms, batch)
+            return
         potentiation, depression = self.correlations_into(terms, batch, self.buffer("raw", work),
                                                           self.buffer("depression", work))
         scratch = self.buffer("factor", work)
@@ -224,6 +239,21 @@ class WeightUpdate:
         scratch_down = self.buffer("factor down", work) if w is None or w is work else scratch
         self.rule.add_weighted_change_(work, work if w is None else w, potentiation, depression, scratch, scratch_down,
                                        inside)
+
+    def _add_folded_(self, work: torch.Tensor, w: torch.Tensor, terms: Terms, batch: int) -> None:
+        """``work += a+ w_max P - w * (a+ P + a- D)``, the multiplicative change of a weight ``w``
+        within ``[0, w_max]`` (:meth:`WeightDependence.folds_into_correlations`): ``P`` from one
+        correlation, ``a+ P + a- D`` from the second (its kernel adds ``a+ P`` as it writes),
+        then one ``addcmul_`` and one ``add_`` (the factors' own passes are gone). ``w`` may be
+        ``work`` itself: each element is read before it is written."""
+        p_pre, p_post, d_pre, d_post = terms
+        a_plus, a_minus = self.scales(batch)
+        potentiation = self.buffer("raw", work)
+        both = self.buffer("depression", work)
+        self.kind.correlate_into(self.layer, potentiation, p_pre, p_post)
+        self.kind.combine(self.layer, both, potentiation, a_plus, d_pre, d_post, a_minus)
+        work.addcmul_(w, both, value=-1.0)
+        work.add_(potentiation, alpha=a_plus * self.rule.w_max)
 
     def change_bound(self, count: int, term_max: Optional[Sequence[float]]) -> float:
         """Upper bound on ``|F+(w) P - F-(w) D|`` (weight units) for a weight within the bounds:
@@ -246,7 +276,7 @@ class WeightUpdate:
         w_min, w_max = self.rule.w_min, self.rule.w_max
         if also_finite or not (math.isfinite(w_min) and math.isfinite(w_max)):
             return False
-        return max(abs(w_min), abs(w_max)) + change_bound < torch.finfo(weight.dtype).max / 16
+        return max(abs(w_min), abs(w_max)) + change_bound < largest(weight.dtype) / 16
 
     def clip_(self, w: torch.Tensor) -> torch.Tensor:
         """Clip ``w`` to the rule's bounds in place (nothing to do when unbounded)."""
