@@ -56,16 +56,18 @@ def touched(layer: nn.Linear, terms, force: bool = False) -> Optional[Tuple[torc
     if not force and p_post.shape[0] > 1:
         # the first sample alone touches at least its own rows and columns: most dense batches
         # are told apart by that (two reductions of one sample) before the whole batch is scanned
-        first = torch.stack([p_post[0].ne(0).sum(), d_pre[0].ne(0).sum()]).tolist()
+        # (count_nonzero counts NaN, as != 0 does: a third of the time of ne().sum())
+        first = torch.stack([p_post[0].count_nonzero(), d_pre[0].count_nonzero()]).tolist()
         if first[0] * layer.in_features + first[1] * layer.out_features > limit:
             return None
     if p_post.shape[0] == 1:  # one sample: its own non-zeros (NaN included) are the ones touched
         rows, cols = p_post[0].nonzero().flatten(), d_pre[0].nonzero().flatten()
     else:
-        # |x|.amax != 0 rather than (x != 0).any: several times faster on a CPU (NaN counts as
-        # touched); nonzero reads its count back once (on a GPU too), all the test needs
-        rows = (p_post.abs().amax(0) != 0).nonzero().flatten()
-        cols = (d_pre.abs().amax(0) != 0).nonzero().flatten()
+        # the non-zeros of |x|.amax rather than of (x != 0).any: several times faster on a CPU
+        # (NaN counts as touched); nonzero reads its count back once (on a GPU too), all the
+        # test needs
+        rows = p_post.abs().amax(0).nonzero().flatten()
+        cols = d_pre.abs().amax(0).nonzero().flatten()
     if not force and rows.numel() * layer.in_features + cols.numel() * layer.out_features > limit:
         return None
     return rows, cols
