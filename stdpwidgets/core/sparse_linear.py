@@ -24,6 +24,8 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
+from .correlate import linear_rows
+
 __all__ = ["touched", "extremes", "within_bounds", "weight_ready", "sparse_change", "dense_change", "add_change_", "write_"]
 
 # Use the sparse path when it touches at most this fraction of the weights. Touching a column
@@ -36,19 +38,12 @@ __all__ = ["touched", "extremes", "within_bounds", "weight_ready", "sparse_chang
 SPARSE_MAX_FRACTION = 0.05
 
 
-def _rows(t: torch.Tensor) -> torch.Tensor:
-    """(batch x leading axes, features) view of a Linear layer's activity."""
-    if t.dim() == 2:  # the usual (batch, features): nothing to do (a reshape costs ~2 us)
-        return t
-    return t.reshape(t.shape[:-1].numel(), t.shape[-1])  # explicit: -1 is ambiguous for 0 features
-
-
 def touched(layer: nn.Linear, terms, force: bool = False) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
     """``(rows, cols)``: indices of the weight rows the potentiation touches and the columns the
     depression touches, or None when they are too many for the sparse path to pay
     (more than :data:`SPARSE_MAX_FRACTION` of the weights; ``force`` skips that test)."""
     _, p_post, d_pre, _ = terms
-    p_post, d_pre = _rows(p_post), _rows(d_pre)
+    p_post, d_pre = linear_rows(p_post), linear_rows(d_pre)
     if p_post.shape[0] == 0:  # an empty batch touches nothing
         empty = torch.zeros(0, dtype=torch.long, device=p_post.device)
         return empty, empty
@@ -114,7 +109,7 @@ def sparse_change(update, w: torch.Tensor, terms, batch: int, rows: torch.Tensor
         The new rows ``(|rows|, in)`` and columns ``(out, |cols|)`` (where a row and a column
         cross, the row's value is the one to keep: it has both terms), then the old ones.
     """
-    p_pre, p_post, d_pre, d_post = (_rows(t) for t in terms)
+    p_pre, p_post, d_pre, d_post = (linear_rows(t) for t in terms)
     potentiation = p_post.index_select(1, rows).t() @ p_pre  # (|R|, in)
     depression = d_post.t() @ d_pre.index_select(1, cols)  # (out, |C|)
     w_rows, w_cols = w.index_select(0, rows), w.index_select(1, cols)
