@@ -407,6 +407,35 @@ def test_traces_a_user_keeps_are_never_overwritten():
     assert len(addresses) == 2
 
 
+def test_after_a_reset_the_traces_start_from_zeros_in_their_old_memory_unless_it_is_kept():
+    """reset() keeps the forgotten traces' memory for the zeros of the next episode (and the
+    steps after it), so short episodes do not pay fresh memory each time; a trace the caller
+    still holds is never zeroed or overwritten, and every episode equals a fresh learner's."""
+    g = torch.Generator().manual_seed(2)
+    episodes = [[(torch.rand(3, 50, generator=g) < 0.3, torch.rand(3, 40, generator=g) < 0.3) for _ in range(4)]
+                for _ in range(3)]
+    rule = TripletRule.preset("visual-cortex-all-to-all-minimal")
+    learner = STDPLearner(nn.Linear(50, 40, bias=False), rule)
+    fresh = STDPLearner(nn.Linear(50, 40, bias=False), rule)
+    fresh.layer.load_state_dict(learner.layer.state_dict())
+    addresses = []
+    for k, episode in enumerate(episodes):
+        learner.reset()
+        fresh = STDPLearner(fresh.layer, rule)  # a new learner each episode: nothing recycled
+        held = learner.pre_trace if k == 1 else None  # kept across the reset
+        copy = None if held is None else held.clone()
+        for pre, post in episode:
+            learner.step(pre, post)
+            fresh.step(pre, post)
+            addresses.append(learner.pre_trace.data_ptr())
+        assert torch.equal(learner.layer.weight, fresh.layer.weight)
+        assert all(torch.equal(learner.traces[n], fresh.traces[n]) for n in fresh.traces)
+        if held is not None:
+            assert torch.equal(held, copy) and held.data_ptr() not in addresses[-4:]
+    # after the first episode the pre trace lives in two pieces of memory, taking turns
+    assert len(set(addresses[4:])) <= 3 and set(addresses[-4:]) <= set(addresses[:8])
+
+
 def test_a_recycled_dw_is_cleared_where_the_last_sparse_step_wrote(monkeypatch):
     """Sparse steps hand out dw in recycled memory, clearing only the rows and columns the last
     one touched: every dw must still equal the dense path's, zeros included."""

@@ -20,7 +20,7 @@ from .correlate import LayerKind, layer_kind_of
 from .rule import Rule, _check_real
 from .traces import add_spikes, advance_trace, decay_factor
 from .eligibility import Eligibility, check_eligibility_tau, check_reward
-from .weight_update import NOT_FINITE, WeightUpdate, largest, reusable
+from .weight_update import NOT_FINITE, WeightUpdate, largest, reusable, reusable_as
 
 __all__ = ["STDPLearner", "STDPHistory", "REDUCTIONS", "UPDATES"]
 
@@ -306,6 +306,7 @@ class STDPLearner:
         self.steps = 0
         self._trace_bound: Dict[str, float] = {}  # host-side upper bound of each trace (0 at first)
         self._retired: Dict[str, torch.Tensor] = {}  # the traces the last step replaced
+        self._spare: Dict[str, torch.Tensor] = {}  # the traces reset() forgot: memory for the zeros after it
         self._spike_max = {"pre": 1.0, "post": 1.0}  # the largest spike values last checked
         self._busy_steps: Dict[str, Any] = {}  # count sequences last checked: their spiking steps
         self._post_any: Optional[bool] = None  # whether the last checked post spikes had one (host)
@@ -348,6 +349,9 @@ class STDPLearner:
 
     def reset(self) -> None:
         """Forget the traces and the step count (the weight is left as it is)."""
+        # their memory serves the next zeros unless something else refers to it (episodes of a
+        # few steps each would otherwise pay fresh, page-faulting trace-sized memory every time)
+        self._spare = dict(self._traces or {})
         self._traces = None
         self.steps = 0
         self._trace_bound = {}
@@ -775,8 +779,10 @@ class STDPLearner:
         """
         weight = self.layer.weight
         if self._traces is None:
-            shapes = {"pre": pre_shape, "post": post_shape}
-            return {s.name: torch.zeros(shapes[s.side], dtype=weight.dtype, device=weight.device) for s in self._specs}
+            shapes = {"pre": tuple(pre_shape), "post": tuple(post_shape)}
+            spare, self._spare = self._spare, {}
+            return {s.name: reusable_as(spare, s.name, shapes[s.side], weight.dtype, weight.device).zero_()
+                    for s in self._specs}
         first = self._traces[self._pair_names[0]]
         if first.dtype != weight.dtype or first.device != weight.device:
             return {name: t.to(device=weight.device, dtype=weight.dtype) for name, t in self._traces.items()}
@@ -886,9 +892,9 @@ class STDPLearner:
         else:
             dw, self._eligibility.trace = self._update.reward_step(
                 weight, terms, batch, also_finite, self._eligibility, reward)
-        if traces is self._traces:
-            self._retired = dict(traces)  # their memory may serve the step after next (a copy:
-            # the dict itself may be held elsewhere, e.g. a recorded history)
+        # their memory may serve the step after next (a copy: the dict itself may be held
+        # elsewhere, e.g. a recorded history; reusable() takes only what nothing refers to)
+        self._retired = dict(traces)
         self._traces, self._trace_bound = after, bounds
         self.steps += 1
         if self._post_any is not None:  # count spikes: known from their checks

@@ -74,11 +74,17 @@ def reusable(holder: Dict[str, torch.Tensor], key: str, like: torch.Tensor) -> t
     """``holder.pop(key)`` (a tensor the caller is done with) if its memory can be reused for a
     tensor like ``like``: same shape, dtype and device, on a CPU, and referred to by nothing
     else (no name, container, view or numpy array outside ``holder``). Otherwise a new tensor."""
+    return reusable_as(holder, key, like.shape, like.dtype, like.device)
+
+
+def reusable_as(holder: Dict[str, torch.Tensor], key: str, shape, dtype: torch.dtype,
+                device: torch.device) -> torch.Tensor:
+    """:func:`reusable` for a tensor of ``shape``, ``dtype`` and ``device`` (values undefined)."""
     previous = holder.pop(key, None)
-    if previous is not None and previous.device.type == "cpu" and previous.shape == like.shape \
-            and previous.dtype == like.dtype and _unshared(previous):
+    if previous is not None and previous.device.type == "cpu" and previous.shape == shape \
+            and previous.dtype == dtype and _unshared(previous):
         return previous
-    return torch.empty(like.shape, dtype=like.dtype, device=like.device)
+    return torch.empty(shape, dtype=dtype, device=device)
 
 
 _LARGEST: Dict[torch.dtype, float] = {}
