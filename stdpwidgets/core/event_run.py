@@ -411,8 +411,7 @@ def _sequential_chunk(learner, w, events, batch, record, total, checksum, sparse
             update.clip_(w)
             sparse.inside = sparse.inside or learner.rule.bounded  # clipped (a NaN fails the checksum)
         else:  # grad mode with bounds: each event's bounded change from the fixed weight
-            work.copy_(w)
-            update.add_raw_(work, terms_k, batch, w=w, inside=sparse.inside)
+            update.moved_into(work, w, terms_k, batch, sparse.inside)
             if not known_finite:
                 checksum = checksum + work.sum()
             total.add_(update.clip_(work).sub_(w))

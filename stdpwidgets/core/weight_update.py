@@ -235,7 +235,7 @@ class WeightUpdate:
         if self._accumulates:
             self._accumulate_(work, terms, batch)
             return
-        if inside and self.group is None and self.rule.dependence.folds_into_correlations(self.rule.w_min):
+        if inside and self._folds:
             self._add_folded_(work, work if w is None else w, terms, batch)
             return
         potentiation, depression = self.correlations_into(terms, batch, self.buffer("raw", work),
@@ -246,19 +246,40 @@ class WeightUpdate:
         self.rule.add_weighted_change_(work, work if w is None else w, potentiation, depression, scratch, scratch_down,
                                        inside)
 
-    def _add_folded_(self, work: torch.Tensor, w: torch.Tensor, terms: Terms, batch: int) -> None:
+    def moved_into(self, out: torch.Tensor, w: torch.Tensor, terms: Terms, batch: int, inside: bool = False
+                   ) -> torch.Tensor:
+        """``out <- w + raw``, the unclipped change at ``w`` added to ``w`` (``out`` distinct from
+        ``w``, its old values ignored): what grad mode clips. The same values as copying ``w``
+        into ``out`` and :meth:`add_raw_`; the folded form writes ``out`` in its first pass."""
+        if inside and self._folds:
+            self._add_folded_(out, w, terms, batch, start=w)
+            return out
+        self.add_raw_(out.copy_(w), terms, batch, w=w, inside=inside)
+        return out
+
+    @property
+    def _folds(self) -> bool:
+        """Whether a weight within its bounds takes :meth:`_add_folded_` (one process)."""
+        return self.group is None and self.rule.dependence.folds_into_correlations(self.rule.w_min)
+
+    def _add_folded_(self, work: torch.Tensor, w: torch.Tensor, terms: Terms, batch: int,
+                     start: Optional[torch.Tensor] = None) -> None:
         """``work += a+ w_max P - w * (a+ P + a- D)``, the multiplicative change of a weight ``w``
         within ``[0, w_max]`` (:meth:`WeightDependence.folds_into_correlations`): ``P`` from one
         correlation, ``a+ P + a- D`` from the second (its kernel adds ``a+ P`` as it writes),
-        then one ``addcmul_`` and one ``add_`` (the factors' own passes are gone). ``w`` may be
-        ``work`` itself: each element is read before it is written."""
+        then one ``addcmul`` and one ``add_`` (the factors' own passes are gone). ``w`` may be
+        ``work`` itself: each element is read before it is written. With ``start``, ``work`` is
+        first ``start`` (its old values ignored), written by the ``addcmul`` itself."""
         p_pre, p_post, d_pre, d_post = terms
         a_plus, a_minus = self.scales(batch)
         potentiation = self.buffer("raw", work)
         both = self.buffer("depression", work)
         self.kind.correlate_into(self.layer, potentiation, p_pre, p_post)
         self.kind.combine(self.layer, both, potentiation, a_plus, d_pre, d_post, a_minus)
-        work.addcmul_(w, both, value=-1.0)
+        if start is None:
+            work.addcmul_(w, both, value=-1.0)
+        else:
+            torch.addcmul(start, w, both, value=-1.0, out=work)
         work.add_(potentiation, alpha=a_plus * self.rule.w_max)
 
     def change_bound(self, count: int, term_max: Optional[Sequence[float]]) -> float:
@@ -377,9 +398,8 @@ class WeightUpdate:
                     if inside:
                         self._ready_as = self._readiness_key(weight)
                         finite = self._stays_finite(weight, change_bound, also_finite)
-                # w + raw, made as run() makes it: the weight copied, the change added to the copy
-                moved = self.buffer("old", weight).copy_(weight)
-                self.add_raw_(moved, terms, batch, w=weight, inside=inside)
+                # w + raw, made as run() makes it
+                moved = self.moved_into(self.buffer("old", weight), weight, terms, batch, inside)
                 if not finite:
                     check_finite(all_finite((moved, *also_finite)), what)
                 dw = torch.sub(self.clip_(moved), weight, out=self.output(weight))
