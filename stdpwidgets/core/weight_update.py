@@ -276,10 +276,7 @@ class WeightUpdate:
         both = self.buffer("depression", work)
         self.kind.correlate_into(self.layer, potentiation, p_pre, p_post)
         self.kind.combine(self.layer, both, potentiation, a_plus, d_pre, d_post, a_minus)
-        if start is None:
-            work.addcmul_(w, both, value=-1.0)
-        else:
-            torch.addcmul(start, w, both, value=-1.0, out=work)
+        torch.addcmul(work if start is None else start, w, both, value=-1.0, out=work)
         work.add_(potentiation, alpha=a_plus * self.rule.w_max)
 
     def change_bound(self, count: int, term_max: Optional[Sequence[float]]) -> float:
