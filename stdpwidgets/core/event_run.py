@@ -268,7 +268,8 @@ def _events(learner, pre_seq: torch.Tensor, post_seq: torch.Tensor, record: bool
         total += (steps - n_events) * (rule.clip(w_start) - w_start)
     # decay from the last event to the end of the run
     tail = steps - 1 - last_step
-    end = {n: (t * learner._factors[n] ** tail).clone() for n, t in traces.items()}
+    # (a new tensor each: the traces of the last events may lie in buffers the next run reuses)
+    end = {n: t * learner._factors[n] ** tail for n, t in traces.items()}
     if not record:
         if in_place:  # the last thing done: the restore copy becomes the change
             total = torch.sub(w, w_start, out=w_start)

@@ -109,6 +109,23 @@ def _picklable(value: Any) -> Any:
         return f"<unpicklable {getattr(value, '__module__', '?')}.{name}>"
 
 
+# Per-step spike counts from which the checks of a sequence read each step once (one aminmax
+# per step) rather than twice (an amin and an amax over all steps): above this many elements a
+# step's spikes no longer stay in a CPU's cache between the two reductions (measured: equal at
+# 2**17 float32 elements, 30 % less time at 2**18); below it the per-call cost of a loop dominates.
+STEP_BY_STEP_CHECK_MIN_ELEMENTS = 2**17
+
+
+def _step_extremes(flat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Each step's (min, max) of a (T, n) sequence, as two (T,) tensors."""
+    if flat.device.type != "cpu" or flat.shape[1] < STEP_BY_STEP_CHECK_MIN_ELEMENTS:
+        return flat.amin(1), flat.amax(1)  # (on a GPU: two kernels, no loop of T launches)
+    out = flat.new_empty((2, flat.shape[0]))
+    for t in range(flat.shape[0]):
+        torch.aminmax(flat[t], out=(out[0, t], out[1, t]))
+    return out[0], out[1]
+
+
 def _declared_weight_shape(layer: nn.Module, weight: torch.Tensor) -> Tuple[int, ...]:
     """The weight shape the layer's own attributes imply (Linear, ConvNd), else the current one."""
     if isinstance(layer, nn.Linear):
@@ -741,8 +758,7 @@ class STDPLearner:
             # without another pass over the spikes
             extremes = []
             for name, t in counted:
-                flat = t.reshape(t.shape[0], -1)
-                low, high = flat.amin(1), flat.amax(1)
+                low, high = _step_extremes(t.reshape(t.shape[0], -1))
                 self._busy_steps[name] = (weakref.ref(t), high > 0)  # weak: the spikes are the caller's
                 extremes += [low.min(), high.max()]
             stats = torch.stack(extremes).tolist()
