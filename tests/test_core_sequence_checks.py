@@ -9,6 +9,7 @@ the real threshold's size.
 import pytest
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from stdpwidgets import STDPLearner, STDPRule
 from stdpwidgets.core import learner as learner_module
@@ -78,18 +79,32 @@ def test_a_bad_value_at_any_step_is_refused_in_either_form(monkeypatch, form, si
     assert all(torch.equal(learner.traces[n], t) for n, t in traces.items())
 
 
-def test_at_the_real_threshold_a_large_step_is_checked_step_by_step(monkeypatch):
-    """A step of 2**17 presynaptic counts takes the step-by-step form (the post side, six
-    entries a step, the two reductions); the run equals the steps and refuses a NaN."""
+class _Reductions(TorchFunctionMode):
+    """Records (name, input shape) of every aminmax, amin and amax called inside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in ("aminmax", "amin", "amax"):
+            self.calls.append((name, tuple(args[0].shape)))
+        return func(*args, **(kwargs or {}))
+
+
+def test_at_the_real_threshold_a_large_step_is_checked_step_by_step():
+    """A step of 2**17 presynaptic counts is checked by one aminmax per step, the post side (six
+    entries a step) by an amin and an amax over all steps; the run equals the steps and refuses a NaN."""
     features = learner_module.STEP_BY_STEP_CHECK_MIN_ELEMENTS
-    calls = []
-    real = learner_module._step_extremes
-    monkeypatch.setattr(learner_module, "_step_extremes", lambda flat: calls.append(flat.shape) or real(flat))
     pre, post = _counts(4, 1, features, seed=7, density=0.01), _counts(4, 1, 6, seed=8)
     post[2] = 1.0
     ran, stepped = _learner(features, 6), _learner(features, 6)
-    dw_run = ran.run(pre, post)
-    assert calls == [(4, features), (4, 6)]
+    with _Reductions() as spy:
+        dw_run = ran.run(pre, post)
+    assert spy.calls.count(("aminmax", (features,))) == 4  # one per step of the pre side
+    assert ("amin", (4, features)) not in spy.calls and ("amax", (4, features)) not in spy.calls
+    assert ("amin", (4, 6)) in spy.calls and ("amax", (4, 6)) in spy.calls
     dw_steps = sum(stepped.step(pre[t], post[t]) for t in range(4))
     torch.testing.assert_close(dw_run, dw_steps, rtol=1e-5, atol=1e-6)
     pre[3, 0, features - 1] = float("nan")
